@@ -1,0 +1,151 @@
+package state
+
+import (
+	"sort"
+	"sync"
+)
+
+// Event tells a watcher that an object changed after a commit.
+type Event struct {
+	Kind   string // "node", "network", "endpoint"
+	Action string // "create", "update", "delete"
+	ID     string
+}
+
+// Store keeps Data in memory. Only the FSM changes it; everyone else reads
+// through View or the copying getters.
+type Store struct {
+	mu       sync.RWMutex
+	data     *Data
+	ipIndex  map[ipKey]string // (network, ip) -> endpoint ID
+	watchers map[chan Event]struct{}
+	dropped  uint64
+}
+
+type ipKey struct{ network, ip string }
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	s := &Store{watchers: map[chan Event]struct{}{}}
+	s.reset(newData())
+	return s
+}
+
+func (s *Store) reset(d *Data) {
+	s.data = d
+	s.ipIndex = map[ipKey]string{}
+	for id, ep := range d.Endpoints {
+		s.ipIndex[ipKey{ep.NetworkID, ep.IP}] = id
+	}
+}
+
+// ReadTx is a read-only view of the store, valid only inside View.
+// Objects it returns must not be changed or kept.
+type ReadTx struct{ s *Store }
+
+// View runs fn with a consistent read-only view.
+func (s *Store) View(fn func(ReadTx)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(ReadTx{s})
+}
+
+// Network returns a network by ID.
+func (tx ReadTx) Network(id string) *Network { return tx.s.data.Networks[id] }
+
+// Node returns a node by ID.
+func (tx ReadTx) Node(id string) *Node { return tx.s.data.Nodes[id] }
+
+// Endpoint returns an endpoint by ID.
+func (tx ReadTx) Endpoint(id string) *Endpoint { return tx.s.data.Endpoints[id] }
+
+// IPUser returns the ID of the endpoint using ip on a network, or "".
+func (tx ReadTx) IPUser(network, ip string) string {
+	return tx.s.ipIndex[ipKey{network, ip}]
+}
+
+// Networks returns every network, ordered by name then ID.
+func (tx ReadTx) Networks() []*Network {
+	out := make([]*Network, 0, len(tx.s.data.Networks))
+	for _, n := range tx.s.data.Networks {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Endpoints returns the endpoints of a network ("" for all), ordered by IP.
+func (tx ReadTx) Endpoints(network string) []*Endpoint {
+	var out []*Endpoint
+	for _, ep := range tx.s.data.Endpoints {
+		if network == "" || ep.NetworkID == network {
+			out = append(out, ep)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IP < out[j].IP })
+	return out
+}
+
+// Nodes returns every node ordered by hostname.
+func (tx ReadTx) Nodes() []*Node {
+	out := make([]*Node, 0, len(tx.s.data.Nodes))
+	for _, n := range tx.s.data.Nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Hostname < out[j].Hostname })
+	return out
+}
+
+// NetworkCopy returns a copy of a network, safe to keep.
+func (s *Store) NetworkCopy(id string) (*Network, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, ok := s.data.Networks[id]
+	if !ok {
+		return nil, false
+	}
+	return n.clone(), true
+}
+
+// Watch returns a channel of events after each commit and a cancel func.
+// A watcher that falls 1024 events behind loses events; watchers also
+// reconcile periodically.
+func (s *Store) Watch() (<-chan Event, func()) {
+	ch := make(chan Event, 1024)
+	s.mu.Lock()
+	s.watchers[ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		if _, ok := s.watchers[ch]; ok {
+			delete(s.watchers, ch)
+			close(ch)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// publish must be called with s.mu held.
+func (s *Store) publish(events []Event) {
+	for ch := range s.watchers {
+		for _, e := range events {
+			select {
+			case ch <- e:
+			default:
+				s.dropped++
+			}
+		}
+	}
+}
+
+// Counts returns object counts for metrics.
+func (s *Store) Counts() (nodes, networks, endpoints int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.data.Nodes), len(s.data.Networks), len(s.data.Endpoints)
+}
