@@ -54,7 +54,7 @@ func (a IPAM) RequestPool(r *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse
 // ReleasePool forgets a network once its engine removed it.
 func (a IPAM) ReleasePool(r *ipam.ReleasePoolRequest) error {
 	a.d.forget(r.PoolID)
-	if _, err := a.d.propose(state.RemoveNetwork{NetworkID: r.PoolID}); err != nil {
+	if _, err := a.d.propose(state.RemoveNetwork{NetworkID: r.PoolID, Node: a.d.cfg.Node}); err != nil {
 		return plain(err)
 	}
 	return nil

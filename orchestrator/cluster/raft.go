@@ -38,10 +38,11 @@ type Raft struct {
 // Open starts the raft member, bootstrapping a single-node cluster when the
 // directory holds no state yet.
 func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	walDir := filepath.Join(cfg.Dir, "wal")
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: state dir: %w", err)
 	}
-	logs, err := wal.Open(filepath.Join(cfg.Dir, "wal"))
+	logs, err := wal.Open(walDir)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open raft log in %s: %w", cfg.Dir, err)
 	}

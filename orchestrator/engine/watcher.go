@@ -188,7 +188,7 @@ func (w *Watcher) dropGoneNetworks(ctx context.Context, seen map[string]bool) er
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := w.cluster.Propose(ctx, state.RemoveNetwork{NetworkID: id}); err != nil && !errors.Is(err, state.ErrConflict) {
+		if _, err := w.cluster.Propose(ctx, state.RemoveNetwork{NetworkID: id, Node: w.node}); err != nil && !errors.Is(err, state.ErrConflict) {
 			errs = append(errs, err)
 		}
 	}

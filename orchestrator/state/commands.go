@@ -56,8 +56,10 @@ type AttachEngine struct {
 // node's endpoints, blocks and reservations on it go too.
 type DetachEngine struct{ NetworkID, Node string }
 
-// RemoveNetwork deletes a network once no engine holds it.
-type RemoveNetwork struct{ NetworkID string }
+// RemoveNetwork is a node's IPAM releasing the pool. Engines call it
+// before or after their driver's DeleteNetwork (DetachEngine); whichever
+// comes second deletes the network once no engine holds it.
+type RemoveNetwork struct{ NetworkID, Node string }
 
 // RenameNetwork records the name the engine gave a network.
 type RenameNetwork struct{ NetworkID, Name string }

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -180,18 +181,36 @@ func TestClaimBlocksUntilExhausted(t *testing.T) {
 	}
 }
 
-func TestDetachAndRemove(t *testing.T) {
-	s, f := newNet(t, "10.1.0.0/24", "")
-	mustApply(t, f, ClaimBlock{NetworkID: "net", Node: "n1"})
-	mustApply(t, f, CreateEndpoint{Endpoint: Endpoint{ID: "ep", NetworkID: "net", Node: "n1", IP: "10.1.0.2"}})
-	if _, err := apply(t, f, RemoveNetwork{NetworkID: "net"}); !errors.Is(err, ErrConflict) {
-		t.Fatalf("remove while an engine holds it: %v", err)
+func TestDetachAndRemoveInEitherOrder(t *testing.T) {
+	for _, releaseFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("release pool first=%v", releaseFirst), func(t *testing.T) {
+			s, f := newNet(t, "10.1.0.0/24", "")
+			mustApply(t, f, ClaimBlock{NetworkID: "net", Node: "n1"})
+			mustApply(t, f, CreateEndpoint{Endpoint: Endpoint{ID: "ep", NetworkID: "net", Node: "n1", IP: "10.1.0.2"}})
+			steps := []Command{DetachEngine{NetworkID: "net", Node: "n1"}, RemoveNetwork{NetworkID: "net", Node: "n1"}}
+			if releaseFirst {
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			mustApply(t, f, steps[0])
+			if _, nets, _ := s.Counts(); nets != 1 {
+				t.Fatal("network deleted after the first of the two calls")
+			}
+			mustApply(t, f, steps[1])
+			n, nets, eps := s.Counts()
+			if n != 1 || nets != 0 || eps != 0 {
+				t.Fatalf("counts = %d %d %d", n, nets, eps)
+			}
+		})
 	}
-	mustApply(t, f, DetachEngine{NetworkID: "net", Node: "n1"})
-	mustApply(t, f, RemoveNetwork{NetworkID: "net"})
-	n, nets, eps := s.Counts()
-	if n != 1 || nets != 0 || eps != 0 {
-		t.Fatalf("counts = %d %d %d", n, nets, eps)
+}
+
+func TestRemovePendingNetwork(t *testing.T) {
+	s := NewStore()
+	f := NewFSM(s)
+	mustApply(t, f, CreateNetwork{ID: "p", Subnet: "10.1.0.0/24"})
+	mustApply(t, f, RemoveNetwork{NetworkID: "p", Node: "n1"})
+	if _, nets, _ := s.Counts(); nets != 0 {
+		t.Fatal("pending network kept after its pool was released")
 	}
 }
 

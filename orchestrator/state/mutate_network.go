@@ -2,8 +2,8 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
 )
 
 func (s *Store) createNetwork(c CreateNetwork) (any, error) {
@@ -116,7 +116,7 @@ func (s *Store) attachEngine(c AttachEngine) (any, error) {
 			}
 			n.VNI = vni
 			n.MTU = c.MTU
-			n.Options = cloneMap(c.Options)
+			n.Options = maps.Clone(c.Options)
 		} else if c.VNI != 0 && c.VNI != n.VNI {
 			return nil, fmt.Errorf("%w: network %s has VNI %d, not %d", ErrConflict, displayName(n), n.VNI, c.VNI)
 		}
@@ -173,6 +173,13 @@ func (s *Store) detachEngine(c DetachEngine) (any, error) {
 			}
 		}
 		delete(n.Engines, c.Node)
+		if n.Released[c.Node] {
+			delete(n.Released, c.Node)
+			if len(n.Engines) == 0 {
+				w.deleteNetwork(n)
+				return nil, nil
+			}
+		}
 		w.emit("network", "update", n.ID)
 		return nil, nil
 	})
@@ -184,23 +191,30 @@ func (s *Store) removeNetwork(c RemoveNetwork) (any, error) {
 		if !ok {
 			return nil, nil
 		}
-		if len(n.Engines) > 0 {
-			nodes := make([]string, 0, len(n.Engines))
-			for node := range n.Engines {
-				nodes = append(nodes, w.hostname(node))
+		if _, held := n.Engines[c.Node]; held {
+			if n.Released == nil {
+				n.Released = map[string]bool{}
 			}
-			sort.Strings(nodes)
-			return nil, fmt.Errorf("%w: network %s still exists on %v", ErrConflict, displayName(n), nodes)
+			n.Released[c.Node] = true
+			w.emit("network", "update", n.ID)
+			return nil, nil
 		}
-		for id, ep := range s.data.Endpoints {
-			if ep.NetworkID == n.ID {
-				w.deleteEndpoint(id)
-			}
+		if len(n.Engines) == 0 {
+			w.deleteNetwork(n)
 		}
-		delete(s.data.Networks, n.ID)
-		w.emit("network", "delete", n.ID)
 		return nil, nil
 	})
+}
+
+// deleteNetwork drops a network and whatever endpoints it still has.
+func (w *writeTx) deleteNetwork(n *Network) {
+	for id, ep := range w.s.data.Endpoints {
+		if ep.NetworkID == n.ID {
+			w.deleteEndpoint(id)
+		}
+	}
+	delete(w.s.data.Networks, n.ID)
+	w.emit("network", "delete", n.ID)
 }
 
 func (w *writeTx) hostname(node string) string {

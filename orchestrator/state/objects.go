@@ -2,7 +2,10 @@
 // them in memory, and the raft FSM that changes them through typed commands.
 package state
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // Node is a cluster member.
 type Node struct {
@@ -29,6 +32,7 @@ type Network struct {
 	Engines   map[string]string      `json:"engines,omitempty"`
 	Blocks    map[string]string      `json:"blocks,omitempty"`   // block CIDR -> node ID
 	Reserved  map[string]Reservation `json:"reserved,omitempty"` // IP -> holder
+	Released  map[string]bool        `json:"released,omitempty"` // node -> its IPAM released the pool before its driver deleted the network
 	CreatedAt time.Time              `json:"created_at"`
 }
 
@@ -68,20 +72,10 @@ func newData() *Data {
 
 func (n *Network) clone() *Network {
 	c := *n
-	c.Options = cloneMap(n.Options)
-	c.Engines = cloneMap(n.Engines)
-	c.Blocks = cloneMap(n.Blocks)
-	c.Reserved = cloneMap(n.Reserved)
+	c.Options = maps.Clone(n.Options)
+	c.Engines = maps.Clone(n.Engines)
+	c.Blocks = maps.Clone(n.Blocks)
+	c.Reserved = maps.Clone(n.Reserved)
+	c.Released = maps.Clone(n.Released)
 	return &c
-}
-
-func cloneMap[V any](m map[string]V) map[string]V {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }

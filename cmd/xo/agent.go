@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xoverlay/xoverlay/netdriver"
+	"github.com/xoverlay/xoverlay/orchestrator/agent"
+)
+
+func newAgentCmd() *cobra.Command {
+	var cfg agent.Config
+	host, _ := os.Hostname()
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the xoverlay agent on this host (as root)",
+		Long: `Run the xoverlay agent: the Docker network and IPAM plugin "xoverlay",
+the cluster state (a single-node cluster on local disk by default), the
+local API for the xo CLI and Prometheus metrics.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.APISocket = cmd.Flag("api-socket").Value.String()
+			log := newLogger(cmd)
+			a, err := agent.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/xo", "directory for the node ID and the raft log and snapshots")
+	f.StringVar(&cfg.PluginDir, "plugin-dir", "/run/docker/plugins", "directory where Docker looks for plugin sockets")
+	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9180", "address for Prometheus /metrics (empty disables)")
+	f.StringVar(&cfg.DefaultPool, "default-pool", netdriver.DefaultPool, "pool that subnets come from when docker network create has no --subnet")
+	f.IntVar(&cfg.DefaultBits, "default-pool-size", netdriver.DefaultBits, "prefix length of subnets carved from --default-pool")
+	f.IntVar(&cfg.MTU, "mtu", netdriver.DefaultMTU, "container-side MTU of xoverlay networks")
+	f.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "this host's underlay address for VXLAN")
+	f.StringVar(&cfg.Hostname, "hostname", host, "name of this node in the cluster")
+	f.DurationVar(&cfg.Reconcile, "reconcile-interval", 30*time.Second, "how often the kernel is checked against the state")
+	return cmd
+}
+
+func newLogger(cmd *cobra.Command) *slog.Logger {
+	var level slog.Level
+	if f := cmd.Flag("log-level"); f != nil {
+		if err := level.UnmarshalText([]byte(f.Value.String())); err != nil {
+			fmt.Fprintf(os.Stderr, "unknown --log-level %q; using info\n", f.Value.String())
+		}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

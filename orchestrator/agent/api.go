@@ -1,0 +1,37 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/xoverlay/xoverlay/orchestrator/api"
+	"github.com/xoverlay/xoverlay/orchestrator/apiserver"
+)
+
+func (a *Agent) serveAPI(stack *stopStack, rep replica, id string, log *slog.Logger) error {
+	l, err := apiserver.Listen(a.cfg.APISocket)
+	if err != nil {
+		return fmt.Errorf("agent: api socket: %w", err)
+	}
+	info := func() api.Info {
+		return api.Info{
+			NodeID: id, Hostname: a.cfg.Hostname, Role: "manager", Leader: rep.IsLeader(),
+			StateDir: a.cfg.StateDir, PluginSocket: a.cfg.PluginSocket(), APISocket: a.cfg.APISocket,
+			MetricsAddr: a.cfg.MetricsAddr, Version: api.Version,
+		}
+	}
+	srv := apiserver.New(rep, info, log, a.reg)
+	go func() {
+		if err := srv.Serve(l); err != nil {
+			log.Debug("api server stopped", "err", err)
+		}
+	}()
+	stack.push("api", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(ctx)
+	})
+	return nil
+}

@@ -1,0 +1,64 @@
+// Package agent assembles the xo agent: raft state, the Docker plugin
+// socket, the engine watcher, the local API and metrics.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything `xo agent` takes from its flags.
+type Config struct {
+	StateDir      string
+	PluginDir     string
+	DockerHost    string // "" uses DOCKER_HOST or the default socket
+	APISocket     string
+	MetricsAddr   string // "" disables the metrics listener
+	DefaultPool   string
+	DefaultBits   int
+	MTU           int
+	AdvertiseAddr string
+	Hostname      string
+	Reconcile     time.Duration
+}
+
+// PluginName is the plugin's name for Docker: `-d xoverlay`.
+const PluginName = "xoverlay"
+
+// PluginSocket is where Docker finds the plugin.
+func (c Config) PluginSocket() string { return filepath.Join(c.PluginDir, PluginName+".sock") }
+
+// Validate checks the flags before anything is touched.
+func (c Config) Validate() error {
+	var errs []error
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("--state-dir must not be empty"))
+	}
+	if c.PluginDir == "" {
+		errs = append(errs, errors.New("--plugin-dir must not be empty"))
+	}
+	if c.APISocket == "" {
+		errs = append(errs, errors.New("--api-socket must not be empty"))
+	}
+	if p, err := netip.ParsePrefix(c.DefaultPool); err != nil || !p.Addr().Is4() || p.Masked() != p {
+		errs = append(errs, fmt.Errorf("--default-pool %q must be an IPv4 CIDR like 10.200.0.0/16", c.DefaultPool))
+	} else if c.DefaultBits < p.Bits() || c.DefaultBits > 30 {
+		errs = append(errs, fmt.Errorf("--default-pool-size %d must be between /%d and /30", c.DefaultBits, p.Bits()))
+	}
+	if c.MTU < 576 || c.MTU > 1450 {
+		errs = append(errs, fmt.Errorf("--mtu %d must be between 576 and 1450", c.MTU))
+	}
+	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {
+		errs = append(errs, fmt.Errorf("--advertise-addr %q is not an IP address", c.AdvertiseAddr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want HOST:PORT", c.MetricsAddr))
+		}
+	}
+	return errors.Join(errs...)
+}

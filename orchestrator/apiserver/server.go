@@ -1,0 +1,203 @@
+// Package apiserver serves the xo agent's local, read-only HTTP API on a
+// unix socket. It reads the replicated state and answers with the wire
+// types of package api.
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xoverlay/xoverlay/orchestrator/api"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
+)
+
+// Reader is the read side of the replicated state; *state.Store is one.
+type Reader interface {
+	View(fn func(state.ReadTx))
+}
+
+// InfoFunc describes the agent for GET /v1/info. The server adds the
+// object counts, and the version when the func leaves it empty.
+type InfoFunc func() api.Info
+
+// Server answers API requests from a Reader.
+type Server struct {
+	r       Reader
+	info    InfoFunc
+	log     *slog.Logger
+	metrics *metrics
+	srv     *http.Server
+}
+
+// New returns a server. log may be nil; reg may be nil, then the metrics
+// are kept but not registered.
+func New(r Reader, info InfoFunc, log *slog.Logger, reg prometheus.Registerer) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if info == nil {
+		info = func() api.Info { return api.Info{} }
+	}
+	s := &Server{r: r, info: info, log: log, metrics: newMetrics(reg, log)}
+	mux := http.NewServeMux()
+	s.route(mux, "GET /v1/version", s.getVersion)
+	s.route(mux, "GET /v1/info", s.getInfo)
+	s.route(mux, "GET /v1/networks", s.listNetworks)
+	s.route(mux, "GET /v1/networks/{ref}", s.getNetwork)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Handler returns the routes, for tests and for mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+// Serve answers requests on l until Shutdown; it then returns nil.
+func (s *Server) Serve(l net.Listener) error {
+	s.log.Debug("serving API", "addr", l.Addr().String())
+	if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("apiserver: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting requests and waits for those in flight until
+// ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("apiserver: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Listen opens the API unix socket: it creates the parent directory,
+// removes a stale socket left by a dead agent, and makes the socket
+// readable and writable by its owner and group only.
+func Listen(socket string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+		return nil, fmt.Errorf("apiserver: socket dir: %w", err)
+	}
+	if fi, err := os.Lstat(socket); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("apiserver: %s exists and is not a socket; remove it or choose another --api-socket", socket)
+		}
+		if c, err := net.DialTimeout("unix", socket, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("apiserver: another process is serving on %s; is another xo agent running?", socket)
+		}
+		if err := os.Remove(socket); err != nil {
+			return nil, fmt.Errorf("apiserver: remove stale socket: %w", err)
+		}
+	}
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: listen: %w", err)
+	}
+	if err := os.Chmod(socket, 0o660); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("apiserver: chmod socket: %w", err)
+	}
+	return l, nil
+}
+
+// handlerFunc answers with a value to encode, or an error to report.
+type handlerFunc func(r *http.Request) (any, error)
+
+// route registers h under pattern with metrics, logging and JSON encoding.
+func (s *Server) route(mux *http.ServeMux, pattern string, h handlerFunc) {
+	_, name, _ := strings.Cut(pattern, " ")
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		v, err := h(r)
+		code := http.StatusOK
+		if err != nil {
+			code = statusOf(err)
+			v = api.Error{Message: err.Error()}
+			if code >= 500 {
+				s.log.Error("API request failed", "route", name, "err", err)
+			}
+		}
+		s.write(w, code, v)
+		s.metrics.observe(name, code, time.Since(start))
+		s.log.Debug("API request", "method", r.Method, "path", r.URL.Path, "code", code, "took", time.Since(start))
+	})
+}
+
+func (s *Server) write(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encode API answer", "err", err)
+		code = http.StatusInternalServerError
+		body, _ = json.Marshal(api.Error{Message: "apiserver: encode answer: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Api-Version", api.APIVersion)
+	w.WriteHeader(code)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// Error classes a handler returns; the server maps them to status codes.
+var (
+	errNotFound = errors.New("not found")
+	errInvalid  = errors.New("invalid")
+)
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errInvalid):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// classed is an error whose text is msg and whose class is one of the
+// errors above, so the client sees exactly msg.
+type classed struct {
+	class error
+	msg   string
+}
+
+func (e *classed) Error() string { return e.msg }
+func (e *classed) Unwrap() error { return e.class }
+
+func notFound(format string, a ...any) error {
+	return &classed{class: errNotFound, msg: fmt.Sprintf(format, a...)}
+}
+
+func invalid(format string, a ...any) error {
+	return &classed{class: errInvalid, msg: fmt.Sprintf(format, a...)}
+}
+
+func (s *Server) getVersion(*http.Request) (any, error) {
+	return api.BuildInfo(), nil
+}
+
+func (s *Server) getInfo(*http.Request) (any, error) {
+	info := s.info()
+	if info.Version == "" {
+		info.Version = api.Version
+	}
+	s.r.View(func(tx state.ReadTx) {
+		info.Nodes = len(tx.Nodes())
+		info.Networks = len(tx.Networks())
+		info.Endpoints = len(tx.Endpoints(""))
+	})
+	return info, nil
+}
