@@ -35,7 +35,7 @@ func NewHandler(nd network.Driver, id ipam.Ipam, reg prometheus.Registerer) *Han
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xo_plugin_call_duration_seconds",
 			Help:    "Latency of Docker plugin calls by method.",
-			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+			Buckets: prometheus.ExponentialBuckets(0.000025, 2, 19),
 		}, []string{"method"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xo_plugin_call_errors_total",

@@ -115,11 +115,13 @@ func (a *Agent) driverConfig(id string) netdriver.Config {
 	}
 }
 
-// register waits for a leader and records this node.
+// register waits until the state written before a restart is replayed
+// (reconcile must never judge devices against a half-read state), then
+// records this node.
 func (a *Agent) register(ctx context.Context, rep replica, id string) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := rep.WaitLeader(wctx); err != nil {
+	if err := rep.WaitApplied(wctx); err != nil {
 		return err
 	}
 	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: "manager"}

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xoverlay/xoverlay/orchestrator/state"
@@ -30,6 +31,7 @@ type Config struct {
 type Raft struct {
 	raft    *raft.Raft
 	wal     *wal.WAL
+	meta    *metadb.BoltMetaDB
 	log     *slog.Logger
 	applyMs prometheus.Histogram
 	errs    prometheus.Counter
@@ -42,13 +44,18 @@ func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: state dir: %w", err)
 	}
-	logs, err := wal.Open(walDir)
+	// raft-wal's Close leaves its meta store (and its file lock) open, so
+	// the store is ours to close.
+	meta := &metadb.BoltMetaDB{}
+	logs, err := wal.Open(walDir, wal.WithMetaStore(meta))
 	if err != nil {
+		_ = meta.Close()
 		return nil, fmt.Errorf("cluster: open raft log in %s: %w", cfg.Dir, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hclogFor("raft-snapshots"))
 	if err != nil {
 		_ = logs.Close()
+		_ = meta.Close()
 		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
 	}
 	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
@@ -56,21 +63,24 @@ func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
 	existing, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		_ = logs.Close()
+		_ = meta.Close()
 		return nil, fmt.Errorf("cluster: inspect state: %w", err)
 	}
 	if !existing {
 		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
 		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, boot); err != nil {
 			_ = logs.Close()
+			_ = meta.Close()
 			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 	}
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, trans)
 	if err != nil {
 		_ = logs.Close()
+		_ = meta.Close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Raft{raft: r, wal: logs, log: cfg.Logger}
+	c := &Raft{raft: r, wal: logs, meta: meta, log: cfg.Logger}
 	c.registerMetrics(cfg.Registry)
 	return c, nil
 }
@@ -134,6 +144,37 @@ func (c *Raft) WaitLeader(ctx context.Context) error {
 	}
 }
 
+// WaitApplied blocks until the local FSM has applied every committed
+// entry, so reads see all state written before a restart. raft replays the
+// log into the FSM asynchronously: a leader alone is not enough.
+func (c *Raft) WaitApplied(ctx context.Context) error {
+	if err := c.WaitLeader(ctx); err != nil {
+		return err
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if c.raft.State() == raft.Leader {
+			timeout := 10 * time.Second
+			if dl, ok := ctx.Deadline(); ok {
+				timeout = time.Until(dl)
+			}
+			if err := c.raft.Barrier(timeout).Error(); err == nil {
+				return nil
+			} else if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+				return fmt.Errorf("cluster: wait for state replay: %w", err)
+			}
+		} else if commit := c.raft.CommitIndex(); commit > 0 && c.raft.AppliedIndex() >= commit {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: wait for state replay: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Propose commits one command and returns what the FSM answered.
 func (c *Raft) Propose(ctx context.Context, cmd state.Command) (any, error) {
 	data, err := state.Encode(cmd)
@@ -162,6 +203,9 @@ func (c *Raft) IsLeader() bool { return c.raft.State() == raft.Leader }
 func (c *Raft) Close() error {
 	err := c.raft.Shutdown().Error()
 	if cerr := c.wal.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := c.meta.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
