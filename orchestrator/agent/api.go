@@ -19,7 +19,7 @@ func (a *Agent) serveAPI(stack *stopStack, rep replica, id string, log *slog.Log
 		return api.Info{
 			NodeID: id, Hostname: a.cfg.Hostname, Role: "manager", Leader: rep.IsLeader(),
 			StateDir: a.cfg.StateDir, PluginSocket: a.cfg.PluginSocket(), APISocket: a.cfg.APISocket,
-			MetricsAddr: a.cfg.MetricsAddr, Version: api.Version,
+			MetricsAddr: a.cfg.MetricsAddr, DataPlane: "vxlan", Version: api.Version,
 		}
 	}
 	srv := apiserver.New(rep, info, log, a.reg)
