@@ -69,7 +69,7 @@ func route[Req, Res any](h *Handler, path string, fn func(*Req) (Res, error)) {
 		// Calls without arguments come with an empty body.
 		if err := json.NewDecoder(r.Body).Decode(req); err != nil && !errors.Is(err, io.EOF) {
 			h.errors.WithLabelValues(method).Inc()
-			http.Error(w, "xoverlay: bad request body: "+err.Error(), http.StatusBadRequest)
+			sdk.EncodeResponse(w, errorResponse{Err: "xoverlay: bad request body: " + err.Error()}, true)
 			return
 		}
 		res, err := fn(req)
