@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,6 +143,18 @@ func TestFoundation(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("SIGTERM stops the agent cleanly", func(t *testing.T) {
+		if err := h.agent.Kill(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.agent.WaitTimeout(10 * time.Second); err != nil {
+			t.Fatalf("agent exit after SIGTERM: %v\n%s", err, h.agent.Log())
+		}
+		if _, err := c.Exec(1, "test", "-e", "/run/docker/plugins/xoverlay.sock"); err == nil {
+			t.Fatal("plugin socket left behind after a clean stop")
+		}
 	})
 }
 
