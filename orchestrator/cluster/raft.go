@@ -1,4 +1,6 @@
-// Package cluster runs the hashicorp/raft member that replicates the state.
+// Package cluster runs this node's hashicorp/raft member: the single-node
+// embedded default, or a member of a multi-node cluster over mutual TLS,
+// with writes forwarded to the leader, joins, membership and heartbeats.
 package cluster
 
 import (
@@ -6,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -16,8 +20,14 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xoverlay/xoverlay/orchestrator/pki"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
+
+// Reader reads the local replica.
+type Reader interface {
+	View(fn func(state.ReadTx))
+}
 
 // Config configures the raft member.
 type Config struct {
@@ -25,24 +35,42 @@ type Config struct {
 	NodeID   string
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	Store    Reader // the replica the FSM writes, for RPC decisions
+
+	// Cluster mode. Without Net the member is a single-node cluster with
+	// an in-memory transport (the embedded default).
+	Net       *Net
+	TLS       pki.Material
+	Bootstrap bool // cluster mode, new state: start a cluster of one
+
+	HeartbeatEvery time.Duration // default 1s
+	SuspectAfter   time.Duration // default 3s
+	DownAfter      time.Duration // default 10s
 }
 
 // Raft is this node's raft member.
 type Raft struct {
+	cfg     Config
 	raft    *raft.Raft
 	wal     *wal.WAL
 	meta    *metadb.BoltMetaDB
 	log     *slog.Logger
+	client  *http.Client
+	rpc     *http.Server
 	applyMs prometheus.Histogram
 	errs    prometheus.Counter
+
+	hb      heartbeats
+	wg      sync.WaitGroup
+	stop    chan struct{}
+	closeMu sync.Once
 }
 
-// Open starts the raft member, bootstrapping a single-node cluster when the
-// directory holds no state yet.
-func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
-	walDir := filepath.Join(cfg.Dir, "wal")
+// openStores opens the raft log, stable store and snapshot store in dir.
+func openStores(dir string) (*wal.WAL, *metadb.BoltMetaDB, raft.SnapshotStore, error) {
+	walDir := filepath.Join(dir, "wal")
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cluster: state dir: %w", err)
+		return nil, nil, nil, fmt.Errorf("cluster: state dir: %w", err)
 	}
 	// raft-wal's Close leaves its meta store (and its file lock) open, so
 	// the store is ours to close.
@@ -50,39 +78,95 @@ func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
 	logs, err := wal.Open(walDir, wal.WithMetaStore(meta))
 	if err != nil {
 		_ = meta.Close()
-		return nil, fmt.Errorf("cluster: open raft log in %s: %w", cfg.Dir, err)
+		return nil, nil, nil, fmt.Errorf("cluster: open raft log in %s: %w", dir, err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hclogFor("raft-snapshots"))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclogFor("raft-snapshots"))
 	if err != nil {
 		_ = logs.Close()
 		_ = meta.Close()
-		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
+		return nil, nil, nil, fmt.Errorf("cluster: snapshot store: %w", err)
 	}
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+	return logs, meta, snaps, nil
+}
+
+// Open starts the raft member.
+func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
+	cfg.defaults()
+	logs, meta, snaps, err := openStores(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Raft, error) {
+		_ = logs.Close()
+		_ = meta.Close()
+		return nil, err
+	}
+	var trans raft.Transport
+	var addr raft.ServerAddress
+	if cfg.Net != nil {
+		addr = raft.ServerAddress(cfg.Net.Addr().String())
+		trans = raft.NewNetworkTransportWithLogger(cfg.Net, 3, 10*time.Second, hclogFor("raft-net"))
+	} else {
+		addr, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+	}
 	rc := raftConfig(cfg.NodeID)
 	existing, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
-		_ = logs.Close()
-		_ = meta.Close()
-		return nil, fmt.Errorf("cluster: inspect state: %w", err)
+		return fail(fmt.Errorf("cluster: inspect state: %w", err))
 	}
-	if !existing {
+	if !existing && (cfg.Net == nil || cfg.Bootstrap) {
 		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
 		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, boot); err != nil {
-			_ = logs.Close()
-			_ = meta.Close()
-			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+			return fail(fmt.Errorf("cluster: bootstrap: %w", err))
 		}
 	}
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, trans)
 	if err != nil {
-		_ = logs.Close()
-		_ = meta.Close()
-		return nil, fmt.Errorf("cluster: start raft: %w", err)
+		return fail(fmt.Errorf("cluster: start raft: %w", err))
 	}
-	c := &Raft{raft: r, wal: logs, meta: meta, log: cfg.Logger}
+	c := &Raft{cfg: cfg, raft: r, wal: logs, meta: meta, log: cfg.Logger, stop: make(chan struct{})}
 	c.registerMetrics(cfg.Registry)
+	if cfg.Net != nil {
+		c.client = cfg.Net.HTTPClient()
+		c.serveRPC()
+		c.wg.Go(c.heartbeatLoop)
+		c.wg.Go(c.statusLoop)
+	}
 	return c, nil
+}
+
+func (cfg *Config) defaults() {
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = time.Second
+	}
+	if cfg.SuspectAfter == 0 {
+		cfg.SuspectAfter = 3 * time.Second
+	}
+	if cfg.DownAfter == 0 {
+		cfg.DownAfter = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Readdress rewrites a stopped single-node member's configuration so it
+// answers at addr: how `xo cluster init` turns the embedded single-node
+// cluster into the first member of a real one, keeping its state.
+func Readdress(dir, nodeID, addr string) error {
+	logs, meta, snaps, err := openStores(dir)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	defer logs.Close()
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(nodeID), Address: raft.ServerAddress(addr)}}}
+	scratch := state.NewFSM(state.NewStore())
+	if err := raft.RecoverCluster(raftConfig(nodeID), scratch, logs, logs, snaps, trans, conf); err != nil {
+		return fmt.Errorf("cluster: re-address raft state to %s: %w", addr, err)
+	}
+	return nil
 }
 
 func raftConfig(id string) *raft.Config {
@@ -104,7 +188,7 @@ func hclogFor(name string) hclog.Logger {
 func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 	c.applyMs = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "xo_raft_apply_duration_seconds",
-		Help:    "Time from proposing a command to its commit and apply.",
+		Help:    "Time from proposing a command to its commit and apply (forwarded ones included).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})
 	c.errs = prometheus.NewCounter(prometheus.CounterOpts{
@@ -121,7 +205,17 @@ func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 		return 0
 	})
 	if reg != nil {
-		reg.MustRegister(c.applyMs, c.errs, leader)
+		for _, col := range []prometheus.Collector{c.applyMs, c.errs, leader} {
+			if err := reg.Register(col); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					panic(err)
+				}
+				// A member re-opened after `cluster init`: take over the series.
+				reg.Unregister(are.ExistingCollector)
+				reg.MustRegister(col)
+			}
+		}
 	}
 }
 
@@ -133,7 +227,7 @@ func (c *Raft) WaitLeader(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if addr, _ := c.raft.LeaderWithID(); addr != "" {
+		if _, id := c.raft.LeaderWithID(); id != "" {
 			return nil
 		}
 		select {
@@ -155,13 +249,11 @@ func (c *Raft) WaitApplied(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if c.raft.State() == raft.Leader {
-			timeout := 10 * time.Second
-			if dl, ok := ctx.Deadline(); ok {
-				timeout = time.Until(dl)
-			}
-			if err := c.raft.Barrier(timeout).Error(); err == nil {
+			err := c.raft.Barrier(timeoutOf(ctx)).Error()
+			if err == nil {
 				return nil
-			} else if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+			}
+			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
 				return fmt.Errorf("cluster: wait for state replay: %w", err)
 			}
 		} else if commit := c.raft.CommitIndex(); commit > 0 && c.raft.AppliedIndex() >= commit {
@@ -175,39 +267,52 @@ func (c *Raft) WaitApplied(ctx context.Context) error {
 	}
 }
 
-// Propose commits one command and returns what the FSM answered.
-func (c *Raft) Propose(ctx context.Context, cmd state.Command) (any, error) {
-	data, err := state.Encode(cmd)
-	if err != nil {
-		return nil, err
-	}
-	timeout := 10 * time.Second
+func timeoutOf(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+		return time.Until(dl)
 	}
-	start := time.Now()
-	f := c.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
-		c.errs.Inc()
-		return nil, fmt.Errorf("cluster: commit %T: %w", cmd, err)
-	}
-	c.applyMs.Observe(time.Since(start).Seconds())
-	res, _ := f.Response().(state.Result)
-	return res.Value, res.Err
+	return 10 * time.Second
 }
 
 // IsLeader reports whether this node leads.
 func (c *Raft) IsLeader() bool { return c.raft.State() == raft.Leader }
 
-// Close stops raft and closes the log.
+// LeaderID is the current leader's node ID, "" when unknown.
+func (c *Raft) LeaderID() string {
+	_, id := c.raft.LeaderWithID()
+	return string(id)
+}
+
+// Snapshot forces a snapshot covering everything applied so far.
+func (c *Raft) Snapshot() error {
+	if err := c.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return fmt.Errorf("cluster: snapshot: %w", err)
+	}
+	return nil
+}
+
+// Close stops raft, the RPC server and the loops, and closes the log.
 func (c *Raft) Close() error {
-	err := c.raft.Shutdown().Error()
-	if cerr := c.wal.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := c.meta.Close(); err == nil {
-		err = cerr
-	}
+	var err error
+	c.closeMu.Do(func() {
+		close(c.stop)
+		if c.rpc != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = c.rpc.Shutdown(ctx)
+			cancel()
+		}
+		c.wg.Wait()
+		err = c.raft.Shutdown().Error()
+		if c.cfg.Net != nil {
+			_ = c.cfg.Net.Close()
+		}
+		if cerr := c.wal.Close(); err == nil {
+			err = cerr
+		}
+		if cerr := c.meta.Close(); err == nil {
+			err = cerr
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("cluster: shutdown: %w", err)
 	}

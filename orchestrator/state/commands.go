@@ -20,13 +20,52 @@ const (
 	CmdCreateEndpoint
 	CmdDeleteEndpoint
 	CmdUpdateEndpoint
+	CmdSetCluster
+	CmdSetNodeRole
+	CmdUpdateNode
+	CmdSetNodeStatus
+	CmdRemoveNode
+	CmdMarkNetworkDeleting
+	CmdSetNetworkError
 )
 
 // Command is anything the FSM applies.
 type Command interface{ Type() CommandType }
 
-// RegisterNode adds or refreshes a node.
+// RegisterNode adds a node, or refreshes what the node itself reports
+// (hostname, addresses, capabilities) keeping role, labels, availability
+// and status.
 type RegisterNode struct{ Node Node }
+
+// SetCluster records the cluster identity (init, token rotation).
+type SetCluster struct{ Cluster Cluster }
+
+// SetNodeRole records a promotion or demotion.
+type SetNodeRole struct{ ID, Role string }
+
+// UpdateNode changes a node's labels and availability.
+type UpdateNode struct {
+	ID           string
+	LabelsAdd    map[string]string
+	LabelsRm     []string
+	Availability string // "" keeps it
+}
+
+// SetNodeStatus records a heartbeat verdict.
+type SetNodeStatus struct {
+	ID, Status, Msg string
+	At              time.Time
+}
+
+// RemoveNode forgets a node and its endpoints.
+type RemoveNode struct{ ID string }
+
+// MarkNetworkDeleting starts removing a network from every engine.
+type MarkNetworkDeleting struct{ NetworkID string }
+
+// SetNetworkError records why a node's engine has no copy of a network
+// ("" clears it).
+type SetNetworkError struct{ NetworkID, Node, Error string }
 
 // CreateNetwork records a pool (pending network). An empty Subnet asks for
 // the first free DefaultBits prefix of DefaultPool.
@@ -50,6 +89,7 @@ type AttachEngine struct {
 	VNI       uint32 // 0: the lowest free VNI from MinVNI
 	MTU       int
 	Options   map[string]string
+	Aux       map[string]string // --aux-address name -> IP
 }
 
 // DetachEngine records that a node's engine removed the network; that
@@ -96,6 +136,15 @@ func (ReleaseAddress) Type() CommandType { return CmdReleaseAddress }
 func (CreateEndpoint) Type() CommandType { return CmdCreateEndpoint }
 func (DeleteEndpoint) Type() CommandType { return CmdDeleteEndpoint }
 func (UpdateEndpoint) Type() CommandType { return CmdUpdateEndpoint }
+func (SetCluster) Type() CommandType     { return CmdSetCluster }
+func (SetNodeRole) Type() CommandType    { return CmdSetNodeRole }
+func (UpdateNode) Type() CommandType     { return CmdUpdateNode }
+func (SetNodeStatus) Type() CommandType  { return CmdSetNodeStatus }
+func (RemoveNode) Type() CommandType     { return CmdRemoveNode }
+func (MarkNetworkDeleting) Type() CommandType {
+	return CmdMarkNetworkDeleting
+}
+func (SetNetworkError) Type() CommandType { return CmdSetNetworkError }
 
 // MinVNI is the first VNI handed out automatically.
 const MinVNI = 4096

@@ -42,6 +42,14 @@ var commands = map[CommandType]applyFunc{
 	CmdCreateEndpoint: decodeApply((*Store).createEndpoint),
 	CmdDeleteEndpoint: decodeApply((*Store).deleteEndpoint),
 	CmdUpdateEndpoint: decodeApply((*Store).updateEndpoint),
+
+	CmdSetCluster:          decodeApply((*Store).setCluster),
+	CmdSetNodeRole:         decodeApply((*Store).setNodeRole),
+	CmdUpdateNode:          decodeApply((*Store).updateNode),
+	CmdSetNodeStatus:       decodeApply((*Store).setNodeStatus),
+	CmdRemoveNode:          decodeApply((*Store).removeNode),
+	CmdMarkNetworkDeleting: decodeApply((*Store).markNetworkDeleting),
+	CmdSetNetworkError:     decodeApply((*Store).setNetworkError),
 }
 
 // Encode turns a command into a raft log payload: its type byte, then JSON.

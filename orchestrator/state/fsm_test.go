@@ -138,7 +138,7 @@ func TestEndpointAddressUniqueness(t *testing.T) {
 
 func TestReservations(t *testing.T) {
 	s, f := newNet(t, "10.1.0.0/24", "")
-	mustApply(t, f, RegisterNode{Node: Node{ID: "n2", Hostname: "h2"}})
+	mustApply(t, f, RegisterNode{Node: Node{ID: "n2", Hostname: "h2", Role: RoleWorker}})
 	mustApply(t, f, AttachEngine{NetworkID: "net", Node: "n2", EngineID: "e2"})
 	mustApply(t, f, ReserveAddress{NetworkID: "net", IP: "10.1.0.50", Node: "n1"})
 	if _, err := apply(t, f, ReserveAddress{NetworkID: "net", IP: "10.1.0.50", Node: "n1"}); !errors.Is(err, ErrConflict) {

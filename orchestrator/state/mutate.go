@@ -33,19 +33,3 @@ func (w *writeTx) network(id string) (*Network, error) {
 	}
 	return n, nil
 }
-
-func (s *Store) registerNode(c RegisterNode) (any, error) {
-	return s.update(func(w *writeTx) (any, error) {
-		if c.Node.ID == "" {
-			return nil, fmt.Errorf("%w: node without ID", ErrInvalid)
-		}
-		action := "create"
-		if _, ok := s.data.Nodes[c.Node.ID]; ok {
-			action = "update"
-		}
-		n := c.Node
-		s.data.Nodes[n.ID] = &n
-		w.emit("node", action, n.ID)
-		return nil, nil
-	})
-}

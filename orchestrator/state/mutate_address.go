@@ -73,6 +73,9 @@ func (s *Store) reserveAddress(c ReserveAddress) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q is not an IP address", ErrInvalid, c.IP)
 		}
+		if len(n.Engines) > 0 && isAux(n, ip.String()) {
+			return ip.String(), nil // another engine creating its copy of the network
+		}
 		if err := w.checkFree(n, ip, c.Node, ""); err != nil {
 			return nil, err
 		}
@@ -114,12 +117,18 @@ func (s *Store) createEndpoint(c CreateEndpoint) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n.Deleting {
+			return nil, fmt.Errorf("%w: network %s is being removed", ErrConflict, displayName(n))
+		}
 		if _, ok := n.Engines[ep.Node]; !ok {
 			return nil, fmt.Errorf("%w: network %s does not exist on host %s", ErrNotFound, displayName(n), w.hostname(ep.Node))
 		}
 		ip, err := netip.ParseAddr(ep.IP)
 		if err != nil {
 			return nil, fmt.Errorf("%w: endpoint address %q is not an IP address", ErrInvalid, ep.IP)
+		}
+		if isAux(n, ep.IP) {
+			return nil, fmt.Errorf("%w: address %s is an --aux-address of network %s", ErrConflict, ep.IP, displayName(n))
 		}
 		if err := w.checkFree(n, ip, ep.Node, ep.ID); err != nil {
 			return nil, err
@@ -164,4 +173,13 @@ func (s *Store) updateEndpoint(c UpdateEndpoint) (any, error) {
 		}
 		return nil, nil
 	})
+}
+
+func isAux(n *Network, ip string) bool {
+	for _, a := range n.Aux {
+		if a == ip {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"sort"
+	"strings"
 )
 
 func (s *Store) createNetwork(c CreateNetwork) (any, error) {
@@ -109,6 +111,9 @@ func (s *Store) attachEngine(c AttachEngine) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n.Deleting {
+			return nil, fmt.Errorf("%w: network %s is being removed from every host", ErrConflict, displayName(n))
+		}
 		if n.VNI == 0 {
 			vni, err := w.pickVNI(c.VNI)
 			if err != nil {
@@ -124,6 +129,10 @@ func (s *Store) attachEngine(c AttachEngine) (any, error) {
 			n.Engines = map[string]string{}
 		}
 		n.Engines[c.Node] = c.EngineID
+		if n.Aux == nil {
+			n.Aux = maps.Clone(c.Aux)
+		}
+		delete(n.Errors, c.Node)
 		w.emit("network", "update", n.ID)
 		return n.clone(), nil
 	})
@@ -234,6 +243,69 @@ func (s *Store) renameNetwork(c RenameNetwork) (any, error) {
 			n.Name = c.Name
 			w.emit("network", "update", n.ID)
 		}
+		return nil, nil
+	})
+}
+
+func (s *Store) markNetworkDeleting(c MarkNetworkDeleting) (any, error) {
+	return s.update(func(w *writeTx) (any, error) {
+		n, err := w.network(c.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if busy := w.endpointHosts(n, ""); len(busy) > 0 {
+			return nil, fmt.Errorf("%w: network %s still has endpoints on %s; remove those containers first",
+				ErrConflict, displayName(n), strings.Join(busy, ", "))
+		}
+		if !n.Deleting {
+			n.Deleting = true
+			w.emit("network", "update", n.ID)
+		}
+		return nil, nil
+	})
+}
+
+// endpointHosts names the hosts (other than except) with endpoints on n,
+// with their containers: "h2 (web, api)".
+func (w *writeTx) endpointHosts(n *Network, except string) []string {
+	byHost := map[string][]string{}
+	for _, ep := range w.s.data.Endpoints {
+		if ep.NetworkID == n.ID && ep.Node != except {
+			name := ep.Container
+			if name == "" {
+				name = ep.ID[:min(12, len(ep.ID))]
+			}
+			h := w.hostname(ep.Node)
+			byHost[h] = append(byHost[h], name)
+		}
+	}
+	var out []string
+	for h, names := range byHost {
+		sort.Strings(names)
+		out = append(out, fmt.Sprintf("%s (%s)", h, strings.Join(names, ", ")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Store) setNetworkError(c SetNetworkError) (any, error) {
+	return s.update(func(w *writeTx) (any, error) {
+		n, err := w.network(c.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if n.Errors[c.Node] == c.Error {
+			return nil, nil
+		}
+		if c.Error == "" {
+			delete(n.Errors, c.Node)
+		} else {
+			if n.Errors == nil {
+				n.Errors = map[string]string{}
+			}
+			n.Errors[c.Node] = c.Error
+		}
+		w.emit("network", "update", n.ID)
 		return nil, nil
 	})
 }

@@ -7,13 +7,54 @@ import (
 	"time"
 )
 
+// Node roles, availabilities and statuses.
+const (
+	RoleManager = "manager" // raft voter
+	RoleWorker  = "worker"  // raft non-voter: full replica, no vote
+
+	AvailabilityActive = "active"
+	AvailabilityDrain  = "drain"
+
+	StatusReady   = "ready"
+	StatusSuspect = "suspect" // missed heartbeats, within the grace period
+	StatusDown    = "down"
+)
+
 // Node is a cluster member.
 type Node struct {
-	ID       string    `json:"id"`
-	Hostname string    `json:"hostname"`
-	Addr     string    `json:"addr,omitempty"`
-	Role     string    `json:"role"`
-	JoinedAt time.Time `json:"joined_at"`
+	ID           string            `json:"id"`
+	Hostname     string            `json:"hostname"`
+	Addr         string            `json:"addr,omitempty"`      // underlay (VXLAN) address
+	RaftAddr     string            `json:"raft_addr,omitempty"` // host:port of raft and node RPC
+	Role         string            `json:"role"`
+	Availability string            `json:"availability,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Status       string            `json:"status,omitempty"`
+	StatusMsg    string            `json:"status_msg,omitempty"`
+	StatusAt     time.Time         `json:"status_at,omitzero"`
+	Capabilities Capabilities      `json:"capabilities"`
+	JoinedAt     time.Time         `json:"joined_at"`
+}
+
+// Capabilities are what a node's kernel and engine offer.
+type Capabilities struct {
+	Kernel   string `json:"kernel,omitempty"`
+	IPVS     bool   `json:"ipvs"`
+	NFTables bool   `json:"nftables"`
+	Engine   string `json:"engine,omitempty"` // Docker engine version
+}
+
+// Cluster is the cluster-wide identity: the CA certificate and the hashes
+// of the join tokens' secrets. The CA key is never replicated: only
+// managers hold it, on disk.
+type Cluster struct {
+	ID             string    `json:"id"`
+	CACert         string    `json:"ca_cert"` // PEM
+	CADigest       string    `json:"ca_digest"`
+	ManagerSecret  string    `json:"manager_secret"` // sha256 of the secret, hex
+	WorkerSecret   string    `json:"worker_secret"`
+	CreatedAt      time.Time `json:"created_at"`
+	TokensRotateAt time.Time `json:"tokens_rotated_at,omitzero"`
 }
 
 // Network is one xoverlay network. Its ID is also the IPAM pool ID that the
@@ -33,6 +74,9 @@ type Network struct {
 	Blocks    map[string]string      `json:"blocks,omitempty"`   // block CIDR -> node ID
 	Reserved  map[string]Reservation `json:"reserved,omitempty"` // IP -> holder
 	Released  map[string]bool        `json:"released,omitempty"` // node -> its IPAM released the pool before its driver deleted the network
+	Aux       map[string]string      `json:"aux,omitempty"`      // --aux-address name -> IP, from the first engine
+	Deleting  bool                   `json:"deleting,omitempty"` // removed on one host: every engine removes its copy
+	Errors    map[string]string      `json:"errors,omitempty"`   // node -> why its engine has no copy
 	CreatedAt time.Time              `json:"created_at"`
 }
 
@@ -57,6 +101,7 @@ type Endpoint struct {
 
 // Data is everything the FSM replicates; it is also the snapshot format.
 type Data struct {
+	Cluster   *Cluster             `json:"cluster,omitempty"`
 	Nodes     map[string]*Node     `json:"nodes"`
 	Networks  map[string]*Network  `json:"networks"`
 	Endpoints map[string]*Endpoint `json:"endpoints"`
@@ -77,5 +122,7 @@ func (n *Network) clone() *Network {
 	c.Blocks = maps.Clone(n.Blocks)
 	c.Reserved = maps.Clone(n.Reserved)
 	c.Released = maps.Clone(n.Released)
+	c.Aux = maps.Clone(n.Aux)
+	c.Errors = maps.Clone(n.Errors)
 	return &c
 }

@@ -50,6 +50,9 @@ func (s *Store) View(fn func(ReadTx)) {
 	fn(ReadTx{s})
 }
 
+// Cluster returns the cluster identity, nil before `xo cluster init`.
+func (tx ReadTx) Cluster() *Cluster { return tx.s.data.Cluster }
+
 // Network returns a network by ID.
 func (tx ReadTx) Network(id string) *Network { return tx.s.data.Networks[id] }
 
