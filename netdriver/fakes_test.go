@@ -102,7 +102,7 @@ func newTestDriver(t *testing.T) (*Driver, *localCluster, *fakeKernel) {
 	t.Helper()
 	c := newLocalCluster()
 	k := newFakeKernel()
-	if _, err := c.Propose(context.Background(), state.RegisterNode{Node: state.Node{ID: "n1", Hostname: "h1"}}); err != nil {
+	if _, err := c.Propose(context.Background(), state.RegisterNode{Node: state.Node{ID: "n1", Hostname: "h1", Role: state.RoleManager}}); err != nil {
 		t.Fatal(err)
 	}
 	d := New(Config{Node: "n1"}, c, k, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -124,19 +124,16 @@ func (a *Agent) register(ctx context.Context, rep replica, id string) error {
 	if err := rep.WaitApplied(wctx); err != nil {
 		return err
 	}
-	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: "manager"}
+	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: state.RoleManager,
+		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities()}
 	var same bool
 	rep.View(func(tx state.ReadTx) {
 		if old := tx.Node(id); old != nil {
-			node.JoinedAt = old.JoinedAt
-			same = *old == node
+			same = old.Hostname == node.Hostname && old.Addr == node.Addr && old.Capabilities == node.Capabilities
 		}
 	})
 	if same {
 		return nil
-	}
-	if node.JoinedAt.IsZero() {
-		node.JoinedAt = time.Now().UTC()
 	}
 	if _, err := rep.Propose(wctx, state.RegisterNode{Node: node}); err != nil {
 		return fmt.Errorf("agent: register node: %w", err)

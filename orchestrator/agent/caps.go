@@ -1,0 +1,35 @@
+package agent
+
+import (
+	"os"
+	"strings"
+
+	"github.com/google/nftables"
+
+	"github.com/xoverlay/xoverlay/orchestrator/state"
+)
+
+// probeCapabilities reports what this host's kernel offers. Probing, not
+// assuming: /proc/net/ip_vs exists only when ip_vs is loaded or built in.
+func probeCapabilities() state.Capabilities {
+	c := state.Capabilities{}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		c.Kernel = strings.TrimSpace(string(b))
+	}
+	_, err := os.Stat("/proc/net/ip_vs")
+	c.IPVS = err == nil
+	c.NFTables = nftablesWorks()
+	return c
+}
+
+// nftablesWorks asks the kernel for its nftables tables: built-in nf_tables
+// leaves no trace in /sys/module, so only a real request tells.
+func nftablesWorks() bool {
+	conn, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	defer conn.CloseLasting()
+	_, err = conn.ListTables()
+	return err == nil
+}
