@@ -43,6 +43,10 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.StringVar(&cfg.AdvertiseAddr, "advertise-addr", "", "this host's underlay address for VXLAN")
 	f.StringVar(&cfg.Hostname, "hostname", host, "name of this node in the cluster")
 	f.DurationVar(&cfg.Reconcile, "reconcile-interval", 30*time.Second, "how often the kernel is checked against the state")
+	f.StringVar(&cfg.ListenAddr, "listen-addr", "0.0.0.0:2378", "cluster port: raft and node RPC over mutual TLS (after cluster init/join)")
+	f.DurationVar(&cfg.HeartbeatEvery, "heartbeat-interval", time.Second, "how often this node tells the leader it is alive")
+	f.DurationVar(&cfg.SuspectAfter, "node-suspect-after", 3*time.Second, "silence after which the leader marks a node suspect")
+	f.DurationVar(&cfg.DownAfter, "node-down-after", 10*time.Second, "silence after which the leader marks a node down")
 	return cmd
 }
 

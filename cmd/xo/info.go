@@ -48,11 +48,13 @@ func printInfo(w io.Writer, i api.Info) {
 		optional   bool
 	}{
 		{"Version", i.Version, false},
+		{"Cluster ID", i.ClusterID, true},
 		{"Node ID", i.NodeID, false},
 		{"Hostname", i.Hostname, false},
 		{"Role", i.Role, false},
 		{"Leader", strconv.FormatBool(i.Leader), false},
 		{"Leader Address", i.LeaderAddr, true},
+		{"Raft Address", i.RaftAddr, true},
 		{"Data Plane", i.DataPlane, false},
 		{"DNS Address", i.DNSAddress, true},
 		{"Nodes", strconv.Itoa(i.Nodes), false},

@@ -13,10 +13,12 @@ func TestInfo(t *testing.T) {
 	socket := sampleSocket(t)
 	stdout, stderr, code := xo(t, socket, "info")
 	want := `Version: test
+Cluster ID: c1u57e4b0a5e
 Node ID: zz-node
 Hostname: alpha
 Role: manager
 Leader: true
+Raft Address: 10.0.0.1:2378
 Data Plane: vxlan
 DNS Address: 169.254.53.53
 Nodes: 3

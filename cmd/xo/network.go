@@ -1,28 +1,14 @@
 package main
 
-import (
-	"fmt"
-
-	"github.com/spf13/cobra"
-)
+import "github.com/spf13/cobra"
 
 func newNetworkCmd(opts *rootOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "network",
-		Short: "List and inspect xoverlay networks",
-		Long: "List and inspect xoverlay networks. Networks are created and removed\n" +
-			"with docker network create/rm --driver xoverlay.",
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				err := fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
-				return &usageError{err: err, cmd: cmd.CommandPath()}
-			}
-			return cmd.Help()
-		},
-	}
-	cmd.AddCommand(newNetworkLsCmd(opts), newNetworkInspectCmd(opts))
-	return cmd
+	return newGroupCmd("network", "Manage xoverlay networks",
+		"Create, list, inspect and remove xoverlay networks. A network created\n"+
+			"here, or with docker network create --driver xoverlay on any host,\n"+
+			"exists on every engine of the cluster.",
+		newNetworkLsCmd(opts), newNetworkInspectCmd(opts),
+		newNetworkCreateCmd(opts), newNetworkRmCmd(opts))
 }
 
 // completeNetworks offers network names for shell completion.

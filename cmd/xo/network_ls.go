@@ -76,8 +76,12 @@ func printNetworks(w io.Writer, f *formatter, o networkLsOptions, nets []api.Net
 		if n.VNI != 0 {
 			vni = strconv.FormatUint(uint64(n.VNI), 10)
 		}
+		name := dash(n.Name)
+		if len(n.Errors) > 0 {
+			name += " (!)" // some engine has no copy: see xo network inspect
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n",
-			id(n), dash(n.Name), dash(vni), dash(n.Subnet), dash(n.Gateway), len(n.Hosts), n.EndpointCount())
+			id(n), name, dash(vni), dash(n.Subnet), dash(n.Gateway), len(n.Hosts), n.EndpointCount())
 	}
 	return tw.Flush()
 }

@@ -15,10 +15,10 @@ func TestNetworkLsTable(t *testing.T) {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
 	want := "" +
-		"NETWORK ID     NAME   VNI    SUBNET         GATEWAY     HOSTS   ENDPOINTS\n" +
-		"7c1e5a9b3d7f   -      -      10.30.0.0/24   -           0       0\n" +
-		"3fb2d4e6f8a0   db     4097   10.20.0.0/24   10.20.0.1   1       1\n" +
-		"3f9a1c0e7b2d   web    4096   10.10.0.0/24   10.10.0.1   2       3\n"
+		"NETWORK ID     NAME      VNI    SUBNET         GATEWAY     HOSTS   ENDPOINTS\n" +
+		"7c1e5a9b3d7f   -         -      10.30.0.0/24   -           0       0\n" +
+		"3fb2d4e6f8a0   db        4097   10.20.0.0/24   10.20.0.1   1       1\n" +
+		"3f9a1c0e7b2d   web (!)   4096   10.10.0.0/24   10.10.0.1   2       3\n"
 	if stdout != want {
 		t.Errorf("table:\n%s\nwant:\n%s", stdout, want)
 	}

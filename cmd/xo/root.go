@@ -27,7 +27,7 @@ func newRootCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "xo",
 		Short: "xoverlay: an overlay network for Docker across hosts",
-		Long: "xo runs the xoverlay agent and inspects the cluster it keeps.\n" +
+		Long: "xo runs the xoverlay agent and manages the cluster it keeps.\n" +
 			"Commands other than \"agent\" talk to a running agent over --api-socket.",
 		SilenceUsage:      true,
 		SilenceErrors:     true,
@@ -47,6 +47,8 @@ func newRootCmd() *cobra.Command {
 		newAgentCmd(),
 		newVersionCmd(opts),
 		newInfoCmd(opts),
+		newClusterCmd(opts),
+		newNodeCmd(opts),
 		newNetworkCmd(opts),
 	)
 	return cmd

@@ -24,6 +24,7 @@ type node struct {
 	c     *harness.Cluster
 	i     int
 	agent *harness.Proc
+	extra []string // extra agent flags
 }
 
 func (n *node) apiSocket() string { return filepath.Join(n.c.StateDir(n.i), "xo.sock") }
@@ -40,14 +41,15 @@ func startAgent(t *testing.T, c *harness.Cluster, i int) *node {
 func (n *node) start(t *testing.T) {
 	t.Helper()
 	xo := filepath.Join(n.c.RepoRoot, "bin", "xo")
-	n.agent = n.c.StartProcess(n.owner, n.i, "xo-agent", xo, "agent",
+	args := []string{xo, "agent",
 		"--state-dir", filepath.Join(n.c.StateDir(n.i), "xo"),
 		"--api-socket", n.apiSocket(),
 		"--docker-host", n.c.DockerHost(n.i),
 		"--hostname", fmt.Sprintf("h%d", n.i),
 		"--advertise-addr", n.c.HostAddr(n.i),
 		"--reconcile-interval", "2s",
-		"--log-level", "debug")
+		"--log-level", "debug"}
+	n.agent = n.c.StartProcess(n.owner, n.i, "xo-agent", append(args, n.extra...)...)
 	harness.Eventually(t, 30*time.Second, func() error {
 		if n.agent.Exited() {
 			t.Fatalf("agent on h%d exited:\n%s", n.i, n.agent.Log())

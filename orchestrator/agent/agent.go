@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/netdriver/kernel"
-	"github.com/xoverlay/xoverlay/orchestrator/cluster"
 	"github.com/xoverlay/xoverlay/orchestrator/engine"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 	"github.com/xoverlay/xoverlay/plugins"
@@ -39,13 +37,6 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	return &Agent{cfg: cfg, log: log, reg: prometheus.NewRegistry()}, nil
 }
 
-// replica joins the raft member and the store into what the driver,
-// watcher and API read and write through.
-type replica struct {
-	*cluster.Raft
-	*state.Store
-}
-
 // Run serves until ctx ends, then stops everything in reverse order.
 func (a *Agent) Run(ctx context.Context) (err error) {
 	var stack stopStack
@@ -59,20 +50,17 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		return err
 	}
 	log := a.log.With("node", id)
-	store := state.NewStore()
-	r, err := cluster.Open(cluster.Config{
-		Dir: filepath.Join(a.cfg.StateDir, "raft"), NodeID: id,
-		Logger: log.With("component", "cluster"), Registry: a.reg,
-	}, state.NewFSM(store))
+	rep := &replica{Store: state.NewStore()}
+	r, err := a.openMember(ctx, id, rep.Store, log.With("component", "cluster"))
 	if err != nil {
 		return err
 	}
-	stack.push("raft", r.Close)
-	rep := replica{r, store}
+	rep.r = r
+	stack.push("raft", rep.close)
 	if err := a.register(ctx, rep, id); err != nil {
 		return err
 	}
-	a.registerMetrics(store)
+	a.registerMetrics(rep.Store)
 
 	k, err := kernel.New(log)
 	if err != nil {
@@ -85,23 +73,25 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	if err := a.servePlugin(&stack, drv, log.With("component", "plugins")); err != nil {
 		return err
 	}
-	if err := a.serveAPI(&stack, rep, id, log.With("component", "api")); err != nil {
-		return err
-	}
-	if err := a.serveMetrics(&stack, log.With("component", "metrics")); err != nil {
-		return err
-	}
 	docker, err := a.dockerClient()
 	if err != nil {
 		return err
 	}
 	stack.push("docker client", docker.Close)
+	o := &ops{a: a, rep: rep, id: id, docker: docker, log: log.With("component", "ops")}
+	if err := a.serveAPI(&stack, rep, o, id, log.With("component", "api")); err != nil {
+		return err
+	}
+	if err := a.serveMetrics(&stack, log.With("component", "metrics")); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	loops, cancel := context.WithCancel(ctx)
 	stack.push("loops", func() error { cancel(); wg.Wait(); return nil })
 	w := engine.New(docker, rep, id, PluginName, log.With("component", "engine"))
 	wg.Go(func() { w.Run(loops) })
 	wg.Go(func() { a.reconcileLoop(loops, drv, log) })
+	wg.Go(func() { a.caKeyLoop(loops, rep, id, log) })
 	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr)
 	<-ctx.Done()
 	log.Info("agent stopping")
@@ -118,18 +108,21 @@ func (a *Agent) driverConfig(id string) netdriver.Config {
 // register waits until the state written before a restart is replayed
 // (reconcile must never judge devices against a half-read state), then
 // records this node.
-func (a *Agent) register(ctx context.Context, rep replica, id string) error {
+func (a *Agent) register(ctx context.Context, rep *replica, id string) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := rep.WaitApplied(wctx); err != nil {
-		return err
-	}
 	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: state.RoleManager,
 		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities()}
+	if cf, _, err := a.loadCluster(); err != nil {
+		return err
+	} else if cf != nil {
+		node.Addr, node.RaftAddr = cf.Addr, cf.RaftAddr
+	}
 	var same bool
 	rep.View(func(tx state.ReadTx) {
 		if old := tx.Node(id); old != nil {
-			same = old.Hostname == node.Hostname && old.Addr == node.Addr && old.Capabilities == node.Capabilities
+			same = old.Hostname == node.Hostname && old.Addr == node.Addr && old.RaftAddr == node.RaftAddr &&
+				old.Capabilities == node.Capabilities
 		}
 	})
 	if same {

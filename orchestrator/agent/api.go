@@ -10,7 +10,7 @@ import (
 	"github.com/xoverlay/xoverlay/orchestrator/apiserver"
 )
 
-func (a *Agent) serveAPI(stack *stopStack, rep replica, id string, log *slog.Logger) error {
+func (a *Agent) serveAPI(stack *stopStack, rep *replica, o *ops, id string, log *slog.Logger) error {
 	l, err := apiserver.Listen(a.cfg.APISocket)
 	if err != nil {
 		return fmt.Errorf("agent: api socket: %w", err)
@@ -20,9 +20,10 @@ func (a *Agent) serveAPI(stack *stopStack, rep replica, id string, log *slog.Log
 			NodeID: id, Hostname: a.cfg.Hostname, Role: "manager", Leader: rep.IsLeader(),
 			StateDir: a.cfg.StateDir, PluginSocket: a.cfg.PluginSocket(), APISocket: a.cfg.APISocket,
 			MetricsAddr: a.cfg.MetricsAddr, DataPlane: "vxlan", Version: api.Version,
+			RaftAddr: raftAddr(a),
 		}
 	}
-	srv := apiserver.New(rep, info, log, a.reg)
+	srv := apiserver.New(rep, info, o, log, a.reg)
 	go func() {
 		if err := srv.Serve(l); err != nil {
 			log.Debug("api server stopped", "err", err)
@@ -34,4 +35,11 @@ func (a *Agent) serveAPI(stack *stopStack, rep replica, id string, log *slog.Log
 		return srv.Shutdown(ctx)
 	})
 	return nil
+}
+
+func raftAddr(a *Agent) string {
+	if cf, _, err := a.loadCluster(); err == nil && cf != nil {
+		return cf.RaftAddr
+	}
+	return ""
 }

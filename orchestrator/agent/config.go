@@ -24,6 +24,11 @@ type Config struct {
 	AdvertiseAddr string
 	Hostname      string
 	Reconcile     time.Duration
+
+	ListenAddr     string // cluster port (raft + node RPC over mutual TLS)
+	HeartbeatEvery time.Duration
+	SuspectAfter   time.Duration
+	DownAfter      time.Duration
 }
 
 // PluginName is the plugin's name for Docker: `-d xoverlay`.

@@ -52,11 +52,13 @@ func BuildInfo() VersionInfo {
 // Info describes the agent answering the API. The agent fills the identity
 // and configuration fields; the server adds the object counts.
 type Info struct {
+	ClusterID    string `json:"cluster_id,omitempty"` // "" before xo cluster init/join
 	NodeID       string `json:"node_id"`
 	Hostname     string `json:"hostname"`
 	Role         string `json:"role"`
 	Leader       bool   `json:"leader"`
 	LeaderAddr   string `json:"leader_addr,omitempty"`
+	RaftAddr     string `json:"raft_addr,omitempty"` // host:port other nodes reach this one on
 	StateDir     string `json:"state_dir"`
 	PluginSocket string `json:"plugin_socket"`
 	APISocket    string `json:"api_socket"`
@@ -81,6 +83,10 @@ type Network struct {
 	Options map[string]string `json:"options,omitempty"`
 	Created time.Time         `json:"created"`
 	Hosts   []NetworkHost     `json:"hosts"` // sorted by hostname; empty while pending
+	// Errors maps a hostname to why its engine has no copy of the network.
+	Errors map[string]string `json:"errors,omitempty"`
+	// Deleting: removed on one host; every engine is removing its copy.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // ShortID is the first 12 characters of the ID, as Docker shows IDs.

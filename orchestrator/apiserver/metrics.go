@@ -18,13 +18,13 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xo_api_requests_total",
-			Help: "API requests answered, by route and HTTP status code.",
-		}, []string{"route", "code"}),
+			Help: "API requests answered, by method, route and HTTP status code.",
+		}, []string{"method", "route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "xo_api_request_duration_seconds",
-			Help:    "Time taken to answer API requests, by route.",
+			Help:    "Time taken to answer API requests, by method and route.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
-		}, []string{"route"}),
+		}, []string{"method", "route"}),
 	}
 	if reg != nil {
 		m.requests = register(reg, m.requests, log)
@@ -49,7 +49,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C, log *slog.
 	return c
 }
 
-func (m *metrics) observe(route string, code int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(took.Seconds())
+func (m *metrics) observe(method, route string, code int, took time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(took.Seconds())
 }

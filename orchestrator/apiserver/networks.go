@@ -100,10 +100,7 @@ func buildNetwork(tx state.ReadTx, n *state.Network, eps []*state.Endpoint) api.
 		if h, ok := hosts[node]; ok {
 			return h
 		}
-		h := &api.NetworkHost{NodeID: node, Hostname: node, Blocks: []string{}, Endpoints: []api.Endpoint{}}
-		if nd := tx.Node(node); nd != nil && nd.Hostname != "" {
-			h.Hostname = nd.Hostname
-		}
+		h := &api.NetworkHost{NodeID: node, Hostname: hostname(tx, node), Blocks: []string{}, Endpoints: []api.Endpoint{}}
 		hosts[node] = h
 		return h
 	}
@@ -124,7 +121,13 @@ func buildNetwork(tx state.ReadTx, n *state.Network, eps []*state.Endpoint) api.
 	out := api.Network{
 		ID: n.ID, Name: n.Name, VNI: n.VNI, Subnet: n.Subnet, IPRange: n.IPRange,
 		Gateway: n.Gateway, MTU: n.MTU, Options: maps.Clone(n.Options), Created: n.CreatedAt,
-		Hosts: make([]api.NetworkHost, 0, len(hosts)),
+		Hosts: make([]api.NetworkHost, 0, len(hosts)), Deleting: n.Deleting,
+	}
+	for node, msg := range n.Errors {
+		if out.Errors == nil {
+			out.Errors = map[string]string{}
+		}
+		out.Errors[hostname(tx, node)] = msg
 	}
 	for _, h := range hosts {
 		slices.SortFunc(h.Blocks, comparePrefixes)
@@ -137,6 +140,14 @@ func buildNetwork(tx state.ReadTx, n *state.Network, eps []*state.Endpoint) api.
 		return cmp.Or(cmp.Compare(a.Hostname, b.Hostname), cmp.Compare(a.NodeID, b.NodeID))
 	})
 	return out
+}
+
+// hostname names a node by its hostname, or by its ID when it is unknown.
+func hostname(tx state.ReadTx, node string) string {
+	if nd := tx.Node(node); nd != nil && nd.Hostname != "" {
+		return nd.Hostname
+	}
+	return node
 }
 
 // compareAddrs orders IP addresses numerically; unparsable ones go last,

@@ -1,6 +1,6 @@
-// Package apiserver serves the xo agent's local, read-only HTTP API on a
-// unix socket. It reads the replicated state and answers with the wire
-// types of package api.
+// Package apiserver serves the xo agent's local HTTP API on a unix socket.
+// It reads the replicated state, hands changes to the agent through Ops,
+// and answers with the wire types of package api.
 package apiserver
 
 import (
@@ -28,33 +28,47 @@ type Reader interface {
 }
 
 // InfoFunc describes the agent for GET /v1/info. The server adds the
-// object counts, and the version when the func leaves it empty.
+// object counts, and the cluster ID and version when the func leaves them
+// empty. Its NodeID also marks this node in GET /v1/nodes (Self).
 type InfoFunc func() api.Info
 
-// Server answers API requests from a Reader.
+// Server answers API requests from a Reader and an Ops.
 type Server struct {
 	r       Reader
 	info    InfoFunc
+	ops     Ops
 	log     *slog.Logger
 	metrics *metrics
 	srv     *http.Server
 }
 
-// New returns a server. log may be nil; reg may be nil, then the metrics
-// are kept but not registered.
-func New(r Reader, info InfoFunc, log *slog.Logger, reg prometheus.Registerer) *Server {
+// New returns a server. ops may be nil: the routes that change the
+// cluster then answer 501. log may be nil; reg may be nil, then the
+// metrics are kept but not registered.
+func New(r Reader, info InfoFunc, ops Ops, log *slog.Logger, reg prometheus.Registerer) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if info == nil {
 		info = func() api.Info { return api.Info{} }
 	}
-	s := &Server{r: r, info: info, log: log, metrics: newMetrics(reg, log)}
+	s := &Server{r: r, info: info, ops: ops, log: log, metrics: newMetrics(reg, log)}
 	mux := http.NewServeMux()
 	s.route(mux, "GET /v1/version", s.getVersion)
 	s.route(mux, "GET /v1/info", s.getInfo)
 	s.route(mux, "GET /v1/networks", s.listNetworks)
 	s.route(mux, "GET /v1/networks/{ref}", s.getNetwork)
+	s.route(mux, "POST /v1/networks", s.withOps(s.createNetwork))
+	s.route(mux, "DELETE /v1/networks/{ref}", s.withOps(s.removeNetwork))
+	s.route(mux, "GET /v1/nodes", s.listNodes)
+	s.route(mux, "GET /v1/nodes/{ref}", s.getNode)
+	s.route(mux, "DELETE /v1/nodes/{ref}", s.withOps(s.removeNode))
+	s.route(mux, "POST /v1/nodes/{ref}/promote", s.withOps(s.promoteNode))
+	s.route(mux, "POST /v1/nodes/{ref}/demote", s.withOps(s.demoteNode))
+	s.route(mux, "POST /v1/nodes/{ref}/update", s.withOps(s.updateNode))
+	s.route(mux, "POST /v1/cluster/init", s.withOps(s.clusterInit))
+	s.route(mux, "POST /v1/cluster/join", s.withOps(s.clusterJoin))
+	s.route(mux, "GET /v1/cluster/token/{role}", s.withOps(s.clusterToken))
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -114,25 +128,45 @@ func Listen(socket string) (net.Listener, error) {
 	return l, nil
 }
 
-// handlerFunc answers with a value to encode, or an error to report.
+// handlerFunc answers with a value to encode, or an error to report. A
+// nil value answers 204 No Content; a reply sets its own status code.
 type handlerFunc func(r *http.Request) (any, error)
+
+// reply is an answer with a status code other than 200.
+type reply struct {
+	code int
+	body any
+}
 
 // route registers h under pattern with metrics, logging and JSON encoding.
 func (s *Server) route(mux *http.ServeMux, pattern string, h handlerFunc) {
-	_, name, _ := strings.Cut(pattern, " ")
+	method, name, _ := strings.Cut(pattern, " ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		v, err := h(r)
 		code := http.StatusOK
-		if err != nil {
+		if rp, ok := v.(reply); ok {
+			code, v = rp.code, rp.body
+		}
+		switch {
+		case err != nil:
 			code = statusOf(err)
 			v = api.Error{Message: err.Error()}
-			if code >= 500 {
+			if code == http.StatusInternalServerError {
 				s.log.Error("API request failed", "route", name, "err", err)
+			} else {
+				s.log.Debug("API request refused", "route", name, "code", code, "err", err)
 			}
+		case v == nil:
+			code = http.StatusNoContent
 		}
-		s.write(w, code, v)
-		s.metrics.observe(name, code, time.Since(start))
+		if code == http.StatusNoContent {
+			w.Header().Set("Api-Version", api.APIVersion)
+			w.WriteHeader(code)
+		} else {
+			s.write(w, code, v)
+		}
+		s.metrics.observe(method, name, code, time.Since(start))
 		s.log.Debug("API request", "method", r.Method, "path", r.URL.Path, "code", code, "took", time.Since(start))
 	})
 }
@@ -150,18 +184,26 @@ func (s *Server) write(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// Error classes a handler returns; the server maps them to status codes.
+// Error classes a handler returns; the server maps them, and those of
+// package state and ErrUnavailable, to status codes.
 var (
-	errNotFound = errors.New("not found")
-	errInvalid  = errors.New("invalid")
+	errNotFound       = errors.New("not found")
+	errInvalid        = errors.New("invalid")
+	errNotImplemented = errors.New("not implemented")
 )
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, errNotFound):
+	case errors.Is(err, errNotFound), errors.Is(err, state.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, state.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, errInvalid), errors.Is(err, state.ErrInvalid):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, errNotImplemented):
+		return http.StatusNotImplemented
 	default:
 		return http.StatusInternalServerError
 	}
@@ -195,6 +237,9 @@ func (s *Server) getInfo(*http.Request) (any, error) {
 		info.Version = api.Version
 	}
 	s.r.View(func(tx state.ReadTx) {
+		if c := tx.Cluster(); info.ClusterID == "" && c != nil {
+			info.ClusterID = c.ID
+		}
 		info.Nodes = len(tx.Nodes())
 		info.Networks = len(tx.Networks())
 		info.Endpoints = len(tx.Endpoints(""))

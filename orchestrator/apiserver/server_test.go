@@ -130,7 +130,7 @@ func TestInspectErrors(t *testing.T) {
 }
 
 func TestStatusCodes(t *testing.T) {
-	h := apiserver.New(apitest.Store(t), nil, nil, nil).Handler()
+	h := apiserver.New(apitest.Store(t), nil, nil, nil, nil).Handler()
 	for path, code := range map[string]int{
 		"/v1/networks":       http.StatusOK,
 		"/v1/networks/web":   http.StatusOK,
@@ -177,14 +177,14 @@ func TestVersionAndInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := apitest.Info()
-	want.Nodes, want.Networks, want.Endpoints = 3, 3, 4
+	want.ClusterID, want.Nodes, want.Networks, want.Endpoints = apitest.ClusterID, 3, 3, 4
 	if info != want {
 		t.Errorf("info = %+v\nwant %+v", info, want)
 	}
 }
 
 func TestInfoDefaultsVersion(t *testing.T) {
-	h := apiserver.New(apitest.Store(t), func() api.Info { return api.Info{NodeID: "n"} }, nil, nil).Handler()
+	h := apiserver.New(apitest.Store(t), func() api.Info { return api.Info{NodeID: "n"} }, nil, nil, nil).Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
 	var info api.Info
@@ -263,11 +263,12 @@ func TestListen(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := apiserver.New(apitest.Store(t), nil, nil, reg).Handler()
-	apiserver.New(apitest.Store(t), nil, nil, reg) // a second server shares the metrics
+	h := apiserver.New(apitest.Store(t), nil, nil, nil, reg).Handler()
+	apiserver.New(apitest.Store(t), nil, nil, nil, reg) // a second server shares the metrics
 	for _, p := range []string{"/v1/networks/web", "/v1/networks/web", "/v1/networks/nope", "/v1/version"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
 	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodDelete, "/v1/networks/web", nil))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -288,10 +289,11 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]float64{
-		"xo_api_requests_total code=200 route=/v1/networks/{ref}":  2,
-		"xo_api_requests_total code=404 route=/v1/networks/{ref}":  1,
-		"xo_api_requests_total code=200 route=/v1/version":         1,
-		"xo_api_request_duration_seconds route=/v1/networks/{ref}": 3,
+		"xo_api_requests_total code=200 method=GET route=/v1/networks/{ref}":    2,
+		"xo_api_requests_total code=404 method=GET route=/v1/networks/{ref}":    1,
+		"xo_api_requests_total code=200 method=GET route=/v1/version":           1,
+		"xo_api_request_duration_seconds method=GET route=/v1/networks/{ref}":   3,
+		"xo_api_requests_total code=501 method=DELETE route=/v1/networks/{ref}": 1,
 	} {
 		if got[key] != want {
 			t.Errorf("%s = %v, want %v (all: %v)", key, got[key], want, got)

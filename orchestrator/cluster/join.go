@@ -92,7 +92,7 @@ func (c *Raft) admit(ctx context.Context, req JoinRequest) (JoinResponse, int, e
 	if err != nil {
 		return out, http.StatusBadRequest, err
 	}
-	mat := c.cfg.TLS
+	mat := c.tlsMaterial()
 	if digest != pki.Digest(mat.CA) {
 		return out, http.StatusForbidden, errors.New("the token is for another cluster")
 	}
@@ -157,6 +157,7 @@ func (c *Raft) certify(req JoinRequest, role string) (*x509.Certificate, error) 
 	if host, _, err := net.SplitHostPort(req.RaftAddr); err == nil && net.ParseIP(host) != nil {
 		ips = append(ips, net.ParseIP(host))
 	}
-	ca := pki.CA{Cert: c.cfg.TLS.CA, Key: c.cfg.TLS.CAKey}
+	mat := c.tlsMaterial()
+	ca := pki.CA{Cert: mat.CA, Key: mat.CAKey}
 	return ca.Sign(ec, pki.NodeRequest{NodeID: req.NodeID, Role: role, IPs: ips}, time.Now())
 }

@@ -127,11 +127,12 @@ func (c *Raft) FetchCAKey(ctx context.Context) ([]byte, error) {
 }
 
 func (c *Raft) handleCAKey(w http.ResponseWriter, _ *http.Request, _ string) {
-	if c.cfg.TLS.CAKey == nil {
+	key := c.tlsMaterial().CAKey
+	if key == nil {
 		writeErr(w, http.StatusServiceUnavailable, errNotLeader)
 		return
 	}
-	b, err := pki.KeyPEM(c.cfg.TLS.CAKey)
+	b, err := pki.KeyPEM(key)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err)
 		return

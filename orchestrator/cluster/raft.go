@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,7 @@ type Raft struct {
 	applyMs prometheus.Histogram
 	errs    prometheus.Counter
 
+	caMu    sync.RWMutex // guards cfg.TLS.CAKey, set on promotion
 	hb      heartbeats
 	wg      sync.WaitGroup
 	stop    chan struct{}
@@ -289,6 +291,21 @@ func (c *Raft) Snapshot() error {
 		return fmt.Errorf("cluster: snapshot: %w", err)
 	}
 	return nil
+}
+
+// SetCAKey gives a member promoted to manager the CA key, so it can admit
+// joining nodes.
+func (c *Raft) SetCAKey(k *ecdsa.PrivateKey) {
+	c.caMu.Lock()
+	defer c.caMu.Unlock()
+	c.cfg.TLS.CAKey = k
+}
+
+// tlsMaterial is the member's TLS identity.
+func (c *Raft) tlsMaterial() pki.Material {
+	c.caMu.RLock()
+	defer c.caMu.RUnlock()
+	return c.cfg.TLS
 }
 
 // Close stops raft, the RPC server and the loops, and closes the log.

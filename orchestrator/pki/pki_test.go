@@ -126,3 +126,21 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatalf("load: %v", err)
 	}
 }
+
+func TestSealedSecrets(t *testing.T) {
+	ca, _ := NewCA("c1", time.Now())
+	other, _ := NewCA("c2", time.Now())
+	sealed, err := SealSecret(ca.Key, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenSecret(ca.Key, sealed); err != nil || got != "s3cret" {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := OpenSecret(other.Key, sealed); err == nil {
+		t.Fatal("opened with another CA's key")
+	}
+	if _, err := OpenSecret(nil, sealed); err == nil {
+		t.Fatal("opened without a key")
+	}
+}

@@ -53,6 +53,8 @@ type Cluster struct {
 	CADigest       string    `json:"ca_digest"`
 	ManagerSecret  string    `json:"manager_secret"` // sha256 of the secret, hex
 	WorkerSecret   string    `json:"worker_secret"`
+	ManagerSealed  string    `json:"manager_sealed"` // the secret sealed with the CA key (pki.SealSecret)
+	WorkerSealed   string    `json:"worker_sealed"`
 	CreatedAt      time.Time `json:"created_at"`
 	TokensRotateAt time.Time `json:"tokens_rotated_at,omitzero"`
 }

@@ -146,6 +146,15 @@ func (s *Store) publish(events []Event) {
 	}
 }
 
+// Reset empties the store, for a node about to receive a cluster's state
+// through raft (a join). Watchers get a restore event.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reset(newData())
+	s.publish([]Event{{Kind: "all", Action: "restore"}})
+}
+
 // Counts returns object counts for metrics.
 func (s *Store) Counts() (nodes, networks, endpoints int) {
 	s.mu.RLock()
