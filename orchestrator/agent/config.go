@@ -60,6 +60,13 @@ func (c Config) Validate() error {
 	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {
 		errs = append(errs, fmt.Errorf("--advertise-addr %q is not an IP address", c.AdvertiseAddr))
 	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--listen-addr %q: want HOST:PORT like 0.0.0.0:2378", c.ListenAddr))
+	}
+	if c.HeartbeatEvery <= 0 || c.SuspectAfter <= c.HeartbeatEvery || c.DownAfter <= c.SuspectAfter {
+		errs = append(errs, fmt.Errorf("want 0 < --heartbeat-interval (%s) < --node-suspect-after (%s) < --node-down-after (%s)",
+			c.HeartbeatEvery, c.SuspectAfter, c.DownAfter))
+	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-addr %q: want HOST:PORT", c.MetricsAddr))

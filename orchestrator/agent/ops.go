@@ -27,30 +27,33 @@ var _ apiserver.Ops = (*ops)(nil)
 // LeaderID is the raft leader's node ID.
 func (o *ops) LeaderID() string { return o.rep.LeaderID() }
 
-// managers counts managers, and those of them ready, after a change to
-// one node's role (or its removal, role "").
-func (o *ops) managers(id, newRole string) (total, ready int) {
-	o.rep.View(func(tx state.ReadTx) {
-		for _, n := range tx.Nodes() {
-			role := n.Role
-			if n.ID == id {
-				role = newRole
-			}
-			if role == state.RoleManager {
-				total++
-				if n.Status != state.StatusDown {
-					ready++
-				}
-			}
-		}
-	})
-	return total, ready
-}
-
 // checkQuorum refuses changes that leave no manager, or fewer reachable
 // managers than a majority of those that would remain.
 func (o *ops) checkQuorum(id, newRole, verb string) error {
-	total, ready := o.managers(id, newRole)
+	var nodes []state.Node
+	o.rep.View(func(tx state.ReadTx) {
+		for _, n := range tx.Nodes() {
+			nodes = append(nodes, *n)
+		}
+	})
+	return quorumAfter(nodes, id, newRole, verb)
+}
+
+// quorumAfter judges one node's role change ("" for its removal).
+func quorumAfter(nodes []state.Node, id, newRole, verb string) error {
+	total, ready := 0, 0
+	for _, n := range nodes {
+		role := n.Role
+		if n.ID == id {
+			role = newRole
+		}
+		if role == state.RoleManager {
+			total++
+			if n.Status != state.StatusDown {
+				ready++
+			}
+		}
+	}
 	if total == 0 {
 		return fmt.Errorf("%w: cannot %s the last manager; promote another node first", state.ErrConflict, verb)
 	}
