@@ -88,11 +88,15 @@ func (d *Driver) freeInBlocks(tx state.ReadTx, n *state.Network) []netip.Addr {
 		}
 	}
 	sort.Slice(blocks, func(i, j int) bool { return blocks[i].Addr().Less(blocks[j].Addr()) })
+	aux := map[string]bool{}
+	for _, ip := range n.Aux {
+		aux[ip] = true
+	}
 	var out []netip.Addr
 	for _, b := range blocks {
 		for ip := b.Addr(); b.Contains(ip); ip = ip.Next() {
 			s := ip.String()
-			if !rng.Contains(ip) || !state.Usable(subnet, ip) || s == n.Gateway {
+			if !rng.Contains(ip) || !state.Usable(subnet, ip) || s == n.Gateway || aux[s] {
 				continue
 			}
 			if _, held := n.Reserved[s]; held || tx.IPUser(n.ID, s) != "" || d.pending[n.ID][ip] {

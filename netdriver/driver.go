@@ -49,6 +49,7 @@ type Driver struct {
 	cfg     Config
 	cluster Cluster
 	kernel  Kernel
+	peers   Peers // nil: remote endpoints are not programmed
 	log     *slog.Logger
 
 	// kmu serialises kernel changes with Reconcile, so Reconcile never
@@ -60,7 +61,8 @@ type Driver struct {
 	cursor  map[string]netip.Addr          // network -> last address handed out
 }
 
-// New returns a driver. It touches nothing until called.
+// New returns a driver. It touches nothing until called. When kernel also
+// implements Peers, ReconcilePeers programs remote endpoints through it.
 func New(cfg Config, cluster Cluster, kernel Kernel, log *slog.Logger) *Driver {
 	if cfg.DefaultPool == "" {
 		cfg.DefaultPool = DefaultPool
@@ -74,12 +76,20 @@ func New(cfg Config, cluster Cluster, kernel Kernel, log *slog.Logger) *Driver {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
 	}
-	return &Driver{
+	d := &Driver{
 		cfg: cfg, cluster: cluster, kernel: kernel, log: log,
 		pending: map[string]map[netip.Addr]bool{},
 		cursor:  map[string]netip.Addr{},
 	}
+	if p, ok := kernel.(Peers); ok {
+		d.peers = p
+	}
+	return d
 }
+
+// SetPeers replaces what ReconcilePeers programs remote endpoints through;
+// call it before the driver is used.
+func (d *Driver) SetPeers(p Peers) { d.peers = p }
 
 func (d *Driver) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d.cfg.Timeout)

@@ -243,11 +243,11 @@ func TestOneRaftWritePerContainer(t *testing.T) {
 	if _, err := e.run(pool, "eng", "epwarm00000000", ""); err != nil { // claims the first block
 		t.Fatal(err)
 	}
-	before := c.writes
+	before := len(c.Writes())
 	if _, err := e.run(pool, "eng", "epnext00000000", ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.writes - before; got != 1 {
+	if got := len(c.Writes()) - before; got != 1 {
 		t.Fatalf("container start took %d cluster writes, want 1 (the endpoint)", got)
 	}
 }

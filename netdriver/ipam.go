@@ -20,6 +20,11 @@ func (d *Driver) IPAM() IPAM { return IPAM{d} }
 
 const gatewayRequest = "com.docker.network.gateway"
 
+// IPAMOptNetwork is the IPAM option (--ipam-opt) with which the agent asks
+// for the pool of an existing network, to create its engine's copy. Only
+// the agent sets it.
+const IPAMOptNetwork = "xoverlay.network"
+
 // GetCapabilities answers that no MAC is needed to allocate.
 func (IPAM) GetCapabilities() (*ipam.CapabilitiesResponse, error) {
 	return &ipam.CapabilitiesResponse{}, nil
@@ -37,7 +42,12 @@ func (a IPAM) RequestPool(r *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse
 		return nil, fmt.Errorf("xoverlay: IPv6 is not supported yet; create the network without --ipv6 and IPv6 subnets")
 	}
 	for k := range r.Options {
-		return nil, fmt.Errorf("xoverlay: unknown IPAM option %q; the xoverlay IPAM driver takes no --ipam-opt", k)
+		if k != IPAMOptNetwork {
+			return nil, fmt.Errorf("xoverlay: unknown IPAM option %q; the xoverlay IPAM driver takes no --ipam-opt", k)
+		}
+	}
+	if id, ok := r.Options[IPAMOptNetwork]; ok {
+		return a.attachPool(id, r)
 	}
 	id := newID()
 	v, err := a.d.propose(state.CreateNetwork{
@@ -49,6 +59,33 @@ func (a IPAM) RequestPool(r *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse
 	}
 	n := v.(*state.Network)
 	return &ipam.RequestPoolResponse{PoolID: n.ID, Pool: n.Subnet}, nil
+}
+
+// attachPool answers a pool request for an existing network: the agent
+// creating this engine's copy of a network another engine created. Nothing
+// is written; the pool is the network's.
+func (a IPAM) attachPool(id string, r *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse, error) {
+	n, ok := a.d.network(id)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("xoverlay: network %s is not in the cluster state", id)
+	case n.Deleting:
+		return nil, fmt.Errorf("xoverlay: network %s is being removed from every host", displayName(n))
+	case n.VNI == 0 || len(n.Engines) == 0:
+		return nil, fmt.Errorf("xoverlay: network %s is not created on any host yet", displayName(n))
+	case r.Pool != n.Subnet:
+		return nil, fmt.Errorf("xoverlay: network %s has subnet %s, not %q", displayName(n), n.Subnet, r.Pool)
+	case r.SubPool != n.IPRange:
+		return nil, fmt.Errorf("xoverlay: network %s has ip-range %q, not %q", displayName(n), n.IPRange, r.SubPool)
+	}
+	return &ipam.RequestPoolResponse{PoolID: n.ID, Pool: n.Subnet}, nil
+}
+
+func displayName(n state.Network) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.ID
 }
 
 // ReleasePool forgets a network once its engine removed it.
@@ -70,6 +107,8 @@ func (a IPAM) RequestAddress(r *ipam.RequestAddressRequest) (*ipam.RequestAddres
 	bits := netip.MustParsePrefix(n.Subnet).Bits()
 	var ip string
 	switch {
+	case settled(n, r.Address, r.Options["RequestAddressType"] == gatewayRequest):
+		ip = r.Address // another engine's copy of the network: nothing to write
 	case r.Options["RequestAddressType"] == gatewayRequest:
 		v, err := a.d.propose(state.SetGateway{NetworkID: n.ID, IP: r.Address})
 		if err != nil {
@@ -91,6 +130,24 @@ func (a IPAM) RequestAddress(r *ipam.RequestAddressRequest) (*ipam.RequestAddres
 	return &ipam.RequestAddressResponse{Address: fmt.Sprintf("%s/%d", ip, bits)}, nil
 }
 
+// settled reports whether ip is already the network's gateway (or one of
+// its aux addresses) for good: once an engine holds the network, neither
+// changes, so the local replica answers and no write is needed.
+func settled(n state.Network, ip string, gateway bool) bool {
+	if ip == "" || len(n.Engines) == 0 {
+		return false
+	}
+	if gateway {
+		return n.Gateway == ip
+	}
+	for _, aux := range n.Aux {
+		if aux == ip {
+			return true
+		}
+	}
+	return false
+}
+
 // ReleaseAddress returns an address. Only reservations and the gateway
 // need a cluster write; endpoint addresses go with their endpoint.
 func (a IPAM) ReleaseAddress(r *ipam.ReleaseAddressRequest) error {
@@ -103,7 +160,11 @@ func (a IPAM) ReleaseAddress(r *ipam.ReleaseAddressRequest) error {
 	a.d.cluster.View(func(tx state.ReadTx) {
 		if n := tx.Network(r.PoolID); n != nil {
 			_, held := n.Reserved[ip.String()]
-			write = held || n.Gateway == ip.String()
+			_, mine := n.Engines[a.d.cfg.Node]
+			// An aux address stays reserved while this engine holds the
+			// network; the engine's DetachEngine drops it.
+			keep := mine && settled(*n, ip.String(), false)
+			write = (held && !keep) || n.Gateway == ip.String()
 		}
 	})
 	if !write {

@@ -1,6 +1,9 @@
 package netdriver
 
-import "net"
+import (
+	"errors"
+	"net"
+)
 
 // BridgeSpec describes the per-host kernel objects of one xoverlay network:
 // a Linux bridge holding the gateway address and a VXLAN device enslaved to it.
@@ -40,3 +43,28 @@ type Kernel interface {
 	DeleteVeth(host string) error
 	ListOwned() (Owned, error)
 }
+
+// Remote is one remote endpoint as the VXLAN device knows it: an FDB entry
+// MAC -> VTEP and a neighbour entry IP -> MAC. A listed Remote may lack the
+// IP (FDB entry only) or the VTEP (neighbour entry only).
+type Remote struct {
+	MAC  net.HardwareAddr
+	IP   net.IP // container address; nil: no neighbour entry
+	VTEP net.IP // underlay address of the remote host; nil: no FDB entry
+}
+
+// Peers programs the remote endpoints of VXLAN devices. AddRemote writes
+// the FDB entry, then the neighbour entry when ip is set, replacing older
+// ones. DelRemote removes the neighbour entry (when ip is set and it still
+// maps to mac) and the FDB entry (when vtep is set and it still points
+// there); missing entries or devices are not an error. ListRemotes lists
+// the permanent neighbour entries and the FDB entries with a destination;
+// it fails with ErrNoDevice when the device does not exist.
+type Peers interface {
+	AddRemote(vxlan string, mac net.HardwareAddr, ip, vtep net.IP) error
+	DelRemote(vxlan string, mac net.HardwareAddr, ip, vtep net.IP) error
+	ListRemotes(vxlan string) ([]Remote, error)
+}
+
+// ErrNoDevice says a device the call needs does not exist.
+var ErrNoDevice = errors.New("no such device")

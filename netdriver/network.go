@@ -37,9 +37,13 @@ func (w Network) CreateNetwork(r *network.CreateNetworkRequest) error {
 	if err != nil {
 		return err
 	}
+	aux, err := auxAddresses(r.IPv4Data[0].AuxAddresses)
+	if err != nil {
+		return err
+	}
 	v, err := d.propose(state.AttachEngine{
 		NetworkID: n.ID, Node: d.cfg.Node, EngineID: r.NetworkID,
-		VNI: opts.VNI, MTU: opts.MTU, Options: opts.Raw,
+		VNI: opts.VNI, MTU: opts.MTU, Options: opts.Raw, Aux: aux,
 	})
 	if err != nil {
 		return plain(err)
@@ -53,6 +57,26 @@ func (w Network) CreateNetwork(r *network.CreateNetworkRequest) error {
 	}
 	d.log.Info("network created", "network", n.ID, "engine_id", r.NetworkID, "vni", attached.VNI, "subnet", n.Subnet)
 	return nil
+}
+
+// auxAddresses turns the engine's aux addresses (name -> "ip/len", or
+// "ip") into name -> IP.
+func auxAddresses(in map[string]any) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(in))
+	for name, v := range in {
+		s, _ := v.(string)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out[name] = p.Addr().String()
+		} else if ip, err := netip.ParseAddr(s); err == nil {
+			out[name] = ip.String()
+		} else {
+			return nil, fmt.Errorf("xoverlay: aux address %s=%v is not an IP address", name, v)
+		}
+	}
+	return out, nil
 }
 
 func (d *Driver) validateCreate(r *network.CreateNetworkRequest) (state.Network, Options, error) {
@@ -101,7 +125,16 @@ func (Network) AllocateNetwork(*network.AllocateNetworkRequest) (*network.Alloca
 // FreeNetwork is a swarm-mode call.
 func (Network) FreeNetwork(*network.FreeNetworkRequest) error { return nil }
 
-// DeleteNetwork removes the kernel objects and this engine's record.
+// DeleteNetwork removes the network from every host: it marks the network
+// as being removed (every other host's agent then removes its copy), then
+// removes this host's kernel objects and record. On the other hosts, the
+// same call only does the latter.
+//
+// The engine removes its copy whatever this returns: it honours no error
+// of a remote driver's DeleteNetwork, it only logs it. So this host's
+// devices and record always go. When the mark is refused (endpoints on
+// other hosts), the network stays on the other hosts and this host's agent
+// creates its copy again; the returned error only reaches the engine's log.
 func (w Network) DeleteNetwork(r *network.DeleteNetworkRequest) error {
 	d := w.d
 	d.kmu.Lock()
@@ -110,13 +143,60 @@ func (w Network) DeleteNetwork(r *network.DeleteNetworkRequest) error {
 	if !ok {
 		return nil
 	}
-	if err := d.kernel.DeleteBridge(d.bridgeSpec(n)); err != nil {
-		return fmt.Errorf("xoverlay: delete bridge of network %s: %w", n.Name, err)
+	var errs []error
+	var refused error
+	if !n.Deleting {
+		refused = d.markDeleting(n)
 	}
-	if _, err := d.propose(state.DetachEngine{NetworkID: n.ID, Node: d.cfg.Node}); err != nil {
+	if err := d.kernel.DeleteBridge(d.bridgeSpec(n)); err != nil {
+		// Reconcile removes what is left: the network is no longer this host's.
+		errs = append(errs, fmt.Errorf("xoverlay: delete bridge of network %s: %w", n.Name, err))
+	}
+	// Gone already: another host's agent purged the record meanwhile.
+	if _, err := d.propose(state.DetachEngine{NetworkID: n.ID, Node: d.cfg.Node}); err != nil && !errors.Is(err, state.ErrNotFound) {
+		errs = append(errs, plain(err))
+	}
+	if refused != nil {
+		d.log.Warn("network removed from this host only; the agent creates this host's copy again",
+			"network", n.ID, "name", n.Name, "reason", refused)
+		return errors.Join(append([]error{refused}, errs...)...)
+	}
+	if len(errs) == 0 {
+		d.log.Info("network deleted", "network", n.ID, "name", n.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// markDeleting proposes MarkNetworkDeleting. The engine calls DeleteNetwork
+// only once it has removed its own containers, so this host's endpoint
+// records left on the network are stale: they go first, or they would
+// block the removal. Marking even when no other engine holds the network
+// stops one that is creating its copy right now (its AttachEngine fails)
+// from keeping the network alive on its host after it was removed here.
+func (d *Driver) markDeleting(n state.Network) error {
+	var stale []state.Endpoint
+	d.cluster.View(func(tx state.ReadTx) {
+		for _, ep := range tx.Endpoints(n.ID) {
+			if ep.Node == d.cfg.Node {
+				stale = append(stale, *ep)
+			}
+		}
+	})
+	for _, ep := range stale {
+		d.log.Warn("dropping stale endpoint record of a network being removed", "network", n.ID, "endpoint", ep.ID, "ip", ep.IP)
+		if ep.HostIface == "" {
+			ep.HostIface, _ = VethNames(ep.ID)
+		}
+		if err := d.kernel.DeleteVeth(ep.HostIface); err != nil {
+			return fmt.Errorf("xoverlay: delete veth %s of stale endpoint: %w", ep.HostIface, err)
+		}
+		if _, err := d.propose(state.DeleteEndpoint{ID: ep.ID}); err != nil {
+			return plain(err)
+		}
+	}
+	if _, err := d.propose(state.MarkNetworkDeleting{NetworkID: n.ID}); err != nil {
 		return plain(err)
 	}
-	d.log.Info("network deleted", "network", n.ID, "name", n.Name)
 	return nil
 }
 

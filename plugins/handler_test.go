@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,23 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/xoverlay/xoverlay/netdriver"
-	"github.com/xoverlay/xoverlay/orchestrator/state"
+	"github.com/xoverlay/xoverlay/orchestrator/state/statetest"
 )
-
-// inProcess is a single-node cluster without raft: commands go straight
-// to the FSM, as they would after commit.
-type inProcess struct {
-	*state.Store
-	fsm *state.FSM
-}
-
-func (c inProcess) Propose(_ context.Context, cmd state.Command) (any, error) {
-	b, err := state.Encode(cmd)
-	if err != nil {
-		return nil, err
-	}
-	return c.fsm.ApplyBytes(b)
-}
 
 // noKernel accepts every kernel change.
 type noKernel struct{}
@@ -43,8 +27,7 @@ func (noKernel) ListOwned() (netdriver.Owned, error)     { return netdriver.Owne
 
 func newServer(t *testing.T) (*httptest.Server, *prometheus.Registry) {
 	t.Helper()
-	s := state.NewStore()
-	d := netdriver.New(netdriver.Config{Node: "n1"}, inProcess{s, state.NewFSM(s)}, noKernel{},
+	d := netdriver.New(netdriver.Config{Node: "n1"}, statetest.New(), noKernel{},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewServer(NewHandler(d.Network(), d.IPAM(), reg))

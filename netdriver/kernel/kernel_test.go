@@ -766,3 +766,126 @@ func TestNewInNamespaceMissing(t *testing.T) {
 		t.Fatal("NewInNamespace on a missing path succeeded")
 	}
 }
+
+// remotesText renders ListRemotes' answer sorted, one "MAC IP VTEP" each.
+func remotesText(t *testing.T, rs []netdriver.Remote) []string {
+	t.Helper()
+	str := func(ip net.IP) string {
+		if ip == nil {
+			return "-"
+		}
+		return ip.String()
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.MAC.String()+" "+str(r.IP)+" "+str(r.VTEP))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestListRemotes(t *testing.T) {
+	ns := newTestNS(t)
+	spec := bridgeSpec()
+	if err := ns.k.EnsureBridge(spec); err != nil {
+		t.Fatal(err)
+	}
+	// A port on the bridge gives the device "master" FDB entries, which
+	// are the bridge's, not remotes.
+	if err := ns.k.EnsureVeth(vethSpec("5555555555")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ns.k.ListRemotes(spec.VXLAN)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("fresh device: %v %v", got, err)
+	}
+
+	vtep, vtep2 := net.ParseIP("192.0.2.20"), net.ParseIP("192.0.2.30")
+	for _, r := range []netdriver.Remote{
+		{MAC: mustMAC("02:42:0a:2a:00:09"), IP: net.ParseIP("10.42.0.9"), VTEP: vtep},
+		{MAC: mustMAC("02:42:0a:2a:00:0a"), IP: net.ParseIP("10.42.0.10"), VTEP: vtep2},
+		{MAC: mustMAC("02:42:0a:2a:00:0b"), VTEP: vtep2},
+	} {
+		if err := ns.k.AddRemote(spec.VXLAN, r.MAC, r.IP, r.VTEP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vx := ns.link(t, spec.VXLAN)
+	// Written by someone else: a flood entry, a neighbour entry without an
+	// FDB entry, and a learned (not permanent) neighbour.
+	for _, nb := range []*netlink.Neigh{
+		{LinkIndex: vx.Attrs().Index, Family: syscall.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT,
+			IP: net.ParseIP("192.0.2.99"), HardwareAddr: mustMAC("00:00:00:00:00:00")},
+		{LinkIndex: vx.Attrs().Index, State: netlink.NUD_PERMANENT, IP: net.ParseIP("10.42.0.77"), HardwareAddr: mustMAC("02:42:0a:2a:00:4d")},
+		{LinkIndex: vx.Attrs().Index, State: netlink.NUD_REACHABLE, IP: net.ParseIP("10.42.0.78"), HardwareAddr: mustMAC("02:42:0a:2a:00:4e")},
+	} {
+		if err := ns.check.NeighAppend(nb); err != nil {
+			t.Fatalf("add %+v: %v", nb, err)
+		}
+	}
+	got, err = ns.k.ListRemotes(spec.VXLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"00:00:00:00:00:00 - 192.0.2.99",
+		"02:42:0a:2a:00:09 10.42.0.9 192.0.2.20",
+		"02:42:0a:2a:00:0a 10.42.0.10 192.0.2.30",
+		"02:42:0a:2a:00:0b - 192.0.2.30",
+		"02:42:0a:2a:00:4d 10.42.0.77 -",
+	}
+	if g := remotesText(t, got); !slices.Equal(g, want) {
+		t.Errorf("ListRemotes:\n got %q\nwant %q", g, want)
+	}
+
+	// DelRemote without a VTEP removes the neighbour entry only, without
+	// an IP the FDB entry only.
+	if err := ns.k.DelRemote(spec.VXLAN, mustMAC("02:42:0a:2a:00:09"), net.ParseIP("10.42.0.9"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.k.DelRemote(spec.VXLAN, mustMAC("00:00:00:00:00:00"), nil, net.ParseIP("192.0.2.99")); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ns.k.ListRemotes(spec.VXLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{
+		"02:42:0a:2a:00:09 - 192.0.2.20",
+		"02:42:0a:2a:00:0a 10.42.0.10 192.0.2.30",
+		"02:42:0a:2a:00:0b - 192.0.2.30",
+		"02:42:0a:2a:00:4d 10.42.0.77 -",
+	}
+	if g := remotesText(t, got); !slices.Equal(g, want) {
+		t.Errorf("after deletes:\n got %q\nwant %q", g, want)
+	}
+
+	if _, err := ns.k.ListRemotes("xov-missing"); !errors.Is(err, netdriver.ErrNoDevice) {
+		t.Errorf("missing device: %v, want ErrNoDevice", err)
+	}
+	if _, err := ns.k.ListRemotes(spec.Bridge); err == nil {
+		t.Error("ListRemotes on a bridge succeeded")
+	}
+}
+
+// TestListRemotesOnlyThisDevice checks that entries of another vxlan device
+// do not leak into the list.
+func TestListRemotesOnlyThisDevice(t *testing.T) {
+	ns := newTestNS(t)
+	a, b := bridgeSpec(), bridgeSpec()
+	b.VNI, b.Bridge, b.VXLAN, b.Gateway = 7, netdriver.BridgeName(7), netdriver.VXLANName(7), mustCIDR("10.7.0.1/24")
+	for _, s := range []netdriver.BridgeSpec{a, b} {
+		if err := ns.k.EnsureBridge(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ns.k.AddRemote(b.VXLAN, mustMAC("02:42:0a:07:00:02"), net.ParseIP("10.7.0.2"), net.ParseIP("192.0.2.20")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ns.k.ListRemotes(a.VXLAN); err != nil || len(got) != 0 {
+		t.Errorf("%s: %v %v", a.VXLAN, remotesText(t, got), err)
+	}
+	if got, err := ns.k.ListRemotes(b.VXLAN); err != nil || len(got) != 1 {
+		t.Errorf("%s: %v %v", b.VXLAN, remotesText(t, got), err)
+	}
+}

@@ -16,7 +16,10 @@ import (
 	"github.com/xoverlay/xoverlay/netdriver"
 )
 
-var _ netdriver.Kernel = (*Netlink)(nil)
+var (
+	_ netdriver.Kernel = (*Netlink)(nil)
+	_ netdriver.Peers  = (*Netlink)(nil)
+)
 
 // Netlink drives the devices of one network namespace through a netlink
 // handle bound to it. It is safe for concurrent use: operations are

@@ -92,6 +92,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { w.Run(loops) })
 	wg.Go(func() { a.reconcileLoop(loops, drv, log) })
 	wg.Go(func() { a.caKeyLoop(loops, rep, id, log) })
+	// After the plugin socket serves: creating a network copy calls the plugin.
+	a.startControllers(loops, &wg, rep.Store, rep, drv, docker, id, log)
 	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr)
 	<-ctx.Done()
 	log.Info("agent stopping")

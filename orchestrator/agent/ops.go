@@ -142,21 +142,11 @@ func (o *ops) NetworkCreate(ctx context.Context, req api.NetworkCreateRequest) (
 	return resp.ID, nil
 }
 
-// NetworkRemove removes a network everywhere: through this host's engine
-// when it holds a copy (its driver starts the removal), else directly.
+// NetworkRemove removes a network from every host: the mark is refused
+// while any host has endpoints on it (naming them), then every agent
+// removes its engine's copy. (`docker network rm` cannot be refused by a
+// plugin: dockerd ignores DeleteNetwork errors.)
 func (o *ops) NetworkRemove(ctx context.Context, id string) error {
-	var engineID string
-	o.rep.View(func(tx state.ReadTx) {
-		if n := tx.Network(id); n != nil {
-			engineID = n.Engines[o.id]
-		}
-	})
-	if engineID != "" {
-		if err := o.docker.NetworkRemove(ctx, engineID); err != nil {
-			return fmt.Errorf("%w: %w", state.ErrConflict, err)
-		}
-		return nil
-	}
 	_, err := o.rep.Propose(ctx, state.MarkNetworkDeleting{NetworkID: id})
 	return err
 }

@@ -9,7 +9,9 @@ import (
 
 func TestQuorumAfter(t *testing.T) {
 	m := func(id, status string) state.Node { return state.Node{ID: id, Role: state.RoleManager, Status: status} }
-	w := func(id string) state.Node { return state.Node{ID: id, Role: state.RoleWorker, Status: state.StatusReady} }
+	w := func(id string) state.Node {
+		return state.Node{ID: id, Role: state.RoleWorker, Status: state.StatusReady}
+	}
 	cases := []struct {
 		name    string
 		nodes   []state.Node

@@ -145,6 +145,11 @@ func TestJoinForwardAndSuffrage(t *testing.T) {
 	if nw, ok := v.(*state.Network); !ok || nw.Subnet != "10.1.0.0/24" {
 		t.Fatalf("forwarded result %#v", v)
 	}
+	n3.store.View(func(tx state.ReadTx) { // read your writes on the forwarding node
+		if tx.Network("net") == nil {
+			t.Fatal("the worker's replica lacks its own acknowledged write")
+		}
+	})
 	// FSM rejections keep their class across the wire.
 	if _, err := n3.raft.Propose(ctx, state.CreateNetwork{ID: "x", Subnet: "10.1.0.0/16"}); !errors.Is(err, state.ErrConflict) {
 		t.Fatalf("forwarded rejection: %v", err)

@@ -62,15 +62,21 @@ func (c *Raft) proposeOnce(ctx context.Context, data []byte) (any, error) {
 // applyLocal applies on the leader. Losing leadership mid-way leaves the
 // outcome unknown, so it is reported, not retried.
 func (c *Raft) applyLocal(ctx context.Context, data []byte) (any, error) {
+	v, _, err := c.applyIndexed(ctx, data)
+	return v, err
+}
+
+// applyIndexed applies on the leader and also returns the entry's index.
+func (c *Raft) applyIndexed(ctx context.Context, data []byte) (any, uint64, error) {
 	f := c.raft.Apply(data, timeoutOf(ctx))
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
-			return nil, errRetry
+			return nil, 0, errRetry
 		}
-		return nil, fmt.Errorf("cluster: commit: %w", err)
+		return nil, 0, fmt.Errorf("cluster: commit: %w", err)
 	}
 	res, _ := f.Response().(state.Result)
-	return res.Value, res.Err
+	return res.Value, f.Index(), res.Err
 }
 
 type proposeRequest struct {
@@ -78,6 +84,7 @@ type proposeRequest struct {
 }
 
 type proposeResponse struct {
+	Index  uint64          `json:"index"` // the entry's raft index
 	Result json.RawMessage `json:"result,omitempty"`
 	Class  string          `json:"class,omitempty"`
 	Error  string          `json:"error,omitempty"`
@@ -88,10 +95,27 @@ func (c *Raft) forward(ctx context.Context, data []byte) (any, error) {
 	if err := c.callLeader(ctx, "/rpc/v1/propose", proposeRequest{Data: data}, &out); err != nil {
 		return nil, err
 	}
+	// Read your writes: return only once this replica has applied the
+	// entry, so the caller's next read here sees it.
+	if err := c.waitIndex(ctx, out.Index); err != nil {
+		return nil, err
+	}
 	if out.Error != "" {
 		return nil, state.ClassError(out.Class, out.Error)
 	}
 	return state.DecodeResult(state.CommandType(data[0]), out.Result)
+}
+
+// waitIndex blocks until the local FSM has applied index.
+func (c *Raft) waitIndex(ctx context.Context, index uint64) error {
+	for c.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: committed entry %d not applied here yet: %w", index, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // leaderAddr is the leader's cluster address from the raft configuration.

@@ -98,12 +98,12 @@ func (c *Raft) handlePropose(w http.ResponseWriter, r *http.Request, _ string) {
 		writeErr(w, http.StatusServiceUnavailable, errNotLeader)
 		return
 	}
-	v, err := c.applyLocal(r.Context(), req.Data)
+	v, index, err := c.applyIndexed(r.Context(), req.Data)
 	if errors.Is(err, errRetry) {
 		writeErr(w, http.StatusServiceUnavailable, errNotLeader)
 		return
 	}
-	var out proposeResponse
+	out := proposeResponse{Index: index}
 	if err != nil {
 		out.Class, out.Error = state.ErrorClass(err), err.Error()
 	} else if v != nil {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -40,6 +42,9 @@ type Watcher struct {
 	every   time.Duration
 	log     *slog.Logger
 	now     func() time.Time
+
+	mu      sync.Mutex
+	missing map[string]bool // engine IDs of held networks the last Sync did not find
 }
 
 // New returns a watcher for the engine of node.
@@ -101,6 +106,16 @@ func (w *Watcher) follow(ctx context.Context) error {
 
 // Sync compares every xoverlay network of the engine with the state.
 func (w *Watcher) Sync(ctx context.Context) error {
+	// What this host held before the list: a copy whose creation is under
+	// way holds its record before the engine lists it.
+	held := map[string]string{}
+	w.cluster.View(func(tx state.ReadTx) {
+		for _, n := range tx.Networks() {
+			if id, ok := n.Engines[w.node]; ok {
+				held[n.ID] = id
+			}
+		}
+	})
 	list, err := w.docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("driver", w.driver))})
 	if err != nil {
 		return fmt.Errorf("engine: list networks: %w", err)
@@ -111,7 +126,7 @@ func (w *Watcher) Sync(ctx context.Context) error {
 		seen[n.ID] = true
 		errs = append(errs, w.syncNetwork(ctx, n.ID))
 	}
-	errs = append(errs, w.dropGoneNetworks(ctx, seen))
+	errs = append(errs, w.dropGoneNetworks(ctx, held, seen))
 	return errors.Join(errs...)
 }
 
@@ -170,17 +185,31 @@ func (w *Watcher) plan(tx state.ReadTx, in network.Inspect) []state.Command {
 	return cmds
 }
 
-// dropGoneNetworks removes this node's hold on networks its engine lost.
-func (w *Watcher) dropGoneNetworks(ctx context.Context, seen map[string]bool) error {
+// dropGoneNetworks removes this node's hold on networks its engine lost:
+// held before the list, still held, older than the grace period and
+// missing from two Syncs in a row (a copy created on this host now can be
+// recorded a moment before the engine lists it; CreatedAt is the time the
+// network was first created, on whichever host).
+func (w *Watcher) dropGoneNetworks(ctx context.Context, held map[string]string, seen map[string]bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var gone []string
+	missing := map[string]bool{}
 	w.cluster.View(func(tx state.ReadTx) {
-		for _, n := range tx.Networks() {
-			id, ok := n.Engines[w.node]
-			if ok && !seen[id] && w.now().Sub(n.CreatedAt) > w.grace {
+		for id, engineID := range held {
+			n := tx.Network(id)
+			if n == nil || n.Engines[w.node] != engineID || seen[engineID] || w.now().Sub(n.CreatedAt) <= w.grace {
+				continue
+			}
+			if w.missing[engineID] {
 				gone = append(gone, n.ID)
+			} else {
+				missing[engineID] = true
 			}
 		}
 	})
+	w.missing = missing
+	sort.Strings(gone)
 	var errs []error
 	for _, id := range gone {
 		w.log.Info("engine no longer has network; dropping this host's copy", "network", id)
