@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -101,17 +100,9 @@ func (d *Driver) propose(cmd state.Command) (any, error) {
 	return d.cluster.Propose(ctx, cmd)
 }
 
-// plain strips the store's error class prefix for users: "conflict: x" -> "x".
+// plain is a store error as the docker CLI shows it: "xoverlay: <what>".
 func plain(err error) error {
-	for _, class := range []error{state.ErrConflict, state.ErrInvalid, state.ErrNotFound} {
-		if errors.Is(err, class) {
-			msg := err.Error()
-			if p := class.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-				return fmt.Errorf("xoverlay: %s", msg[len(p):])
-			}
-		}
-	}
-	return fmt.Errorf("xoverlay: %w", err)
+	return errors.New("xoverlay: " + state.Message(err))
 }
 
 func newID() string {

@@ -53,7 +53,7 @@ func TestClusterJoin(t *testing.T) {
 		"cluster", "join", "--token", apitest.WorkerToken, "fd00::1")
 	check(t, socket, 0, "This node joined the cluster as a worker.\n", "",
 		"cluster", "join", "--token", apitest.WorkerToken, "[fd00::2]:9")
-	check(t, socket, 1, "", "Error: invalid: invalid join token\n", "cluster", "join", "--token", "XOTKN-9-x", "10.0.0.1")
+	check(t, socket, 1, "", "Error: invalid join token\n", "cluster", "join", "--token", "XOTKN-9-x", "10.0.0.1")
 	want := []string{
 		"ClusterJoin {Token:XOTKN-1-worker RemoteAddr:10.0.0.1:2378 AdvertiseAddr:}",
 		"ClusterJoin {Token:XOTKN-1-manager RemoteAddr:manager-1.example.com:4000 AdvertiseAddr:10.0.0.9}",

@@ -16,7 +16,7 @@ func TestNetworkCreate(t *testing.T) {
 		"--aux-address", "router=10.40.0.2", "--aux-address", "dns=10.40.0.3", "-o", "xoverlay.mtu=1400", "api")
 	check(t, socket, 0, "api 10.40.0.0/24 10.40.0.128/25 1\n", "",
 		"network", "inspect", "-f", "{{.Name}} {{.Subnet}} {{.IPRange}} {{len .Hosts}}", "api")
-	check(t, socket, 1, "", "Error: conflict: subnet 10.40.0.0/25 overlaps subnet 10.40.0.0/24 of network api; "+
+	check(t, socket, 1, "", "Error: subnet 10.40.0.0/25 overlaps subnet 10.40.0.0/24 of network api; "+
 		"choose a --subnet that does not overlap\n", "network", "create", "--subnet", "10.40.0.0/25", "api2")
 	want := []string{
 		"NetworkCreate {Name:api Subnet:10.40.0.0/24 IPRange:10.40.0.128/25 Gateway:10.40.0.1 " +
@@ -53,7 +53,7 @@ func TestNetworkRm(t *testing.T) {
 	check(t, socket, 0, apitest.NetworkID("api")+"\n", "", "network", "create", "api")
 	check(t, socket, 1, "", "Error: no such network: api2\n", "network", "remove", "api2")
 	check(t, socket, 1, "api\n"+apitest.PendingID[:5]+"\n",
-		"Error: conflict: network web still has endpoints on alpha (web-1), bravo (web-2, web-3); remove those containers first\n"+
+		"Error: network web still has endpoints on alpha (web-1), bravo (web-2, web-3); remove those containers first\n"+
 			"no such network: nope\n"+
 			"network ID prefix \"3f\" is ambiguous: it matches "+apitest.DBID[:12]+" (db), "+apitest.WebID[:12]+" (web); use a longer prefix\n",
 		"network", "rm", "web", "api", "nope", "3f", apitest.PendingID[:5])

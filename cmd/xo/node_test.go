@@ -120,7 +120,7 @@ func TestNodeRoles(t *testing.T) {
 func TestNodeRm(t *testing.T) {
 	socket, ops := opsSocket(t)
 	check(t, socket, 1, "bravo\n",
-		"Error: conflict: node cc-idle is ready; drain and stop it first, or use --force\nno such node: nope\n",
+		"Error: node cc-idle is ready; drain and stop it first, or use --force\nno such node: nope\n",
 		"node", "rm", "charlie", "bravo", "nope")
 	check(t, socket, 0, "cc-idle\n", "", "node", "remove", "--force", "cc-idle")
 	check(t, socket, 0, "zz-node\n", "", "node", "ls", "-q")

@@ -1,93 +1,116 @@
 #!/usr/bin/env bash
-# demo.sh - the xoverlay story so far, on one simulated Docker host:
-# a network made once, plain `docker run` containers talking across it,
-# and an agent crash that traffic does not notice. Run by `make demo`
-# (after `make deps build`); KEEP=1 leaves the host up afterwards.
+# demo.sh - the xoverlay story so far, on three simulated Docker hosts:
+# a cluster formed with join tokens, a network created once on one host and
+# present on all, plain `docker run` containers talking across hosts over
+# VXLAN, and a leader crash that traffic does not notice. Run by
+# `make demo` (after `make deps build`); KEEP=1 leaves the hosts up.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 hosts="$root/contrib/testenv/hosts.sh"
 xo="$root/bin/xo"
-state=/run/xo-test/h1
-sock="$state/xo.sock"
+declare -A agent_pid
 
 bold=$(tput bold 2>/dev/null || true) dim=$(tput dim 2>/dev/null || true) off=$(tput sgr0 2>/dev/null || true)
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 say() { printf '%s%s%s\n' "$dim" "$*" "$off"; }
-run() { printf '%s$ %s%s\n' "$bold" "$*" "$off"; "$@"; }
-d() { run docker -H "unix://$state/docker.sock" "$@"; }
-x() { run "$xo" --api-socket "$sock" "$@"; }
-agent_pid=
+# on I CMD...: show and run a docker or xo command on host hI.
+on() {
+	local i=$1 tool=$2
+	shift 2
+	printf '%s[h%s]$ %s %s%s\n' "$bold" "$i" "$tool" "$*" "$off"
+	case $tool in
+	docker) docker -H "unix:///run/xo-test/h$i/docker.sock" "$@" ;;
+	xo) "$xo" --api-socket "/run/xo-test/h$i/xo.sock" "$@" ;;
+	*) "$hosts" exec "$i" "$tool" "$@" ;;
+	esac
+}
+quiet() { "$@" >/dev/null 2>&1; }
 
 start_agent() {
-	"$hosts" exec 1 "$xo" agent --state-dir "$state/xo" --api-socket "$sock" \
-		--docker-host "unix://$state/docker.sock" --hostname h1 >>"$state/xo-agent.log" 2>&1 &
-	agent_pid=$!
+	local i=$1 st=/run/xo-test/h$1
+	"$hosts" exec "$i" "$xo" agent --state-dir "$st/xo" --api-socket "$st/xo.sock" \
+		--docker-host "unix://$st/docker.sock" --hostname "h$i" --advertise-addr "198.18.0.$((10 + i))" \
+		--heartbeat-interval 250ms --node-suspect-after 1s --node-down-after 3s >>"$st/xo-agent.log" 2>&1 &
+	agent_pid[$i]=$!
+	disown "$!" # the demo kills one on purpose: no job-control noise
 	for _ in $(seq 100); do
-		"$xo" --api-socket "$sock" info >/dev/null 2>&1 && return 0
+		quiet "$xo" --api-socket "$st/xo.sock" info && return 0
 		sleep 0.1
 	done
-	echo "the agent did not come up; its log:" >&2
-	tail -20 "$state/xo-agent.log" >&2
+	echo "the agent on h$i did not come up; its log:" >&2
+	tail -20 "$st/xo-agent.log" >&2
 	return 1
 }
 
 cleanup() {
-	[[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null || true
+	for pid in "${agent_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
 	if [[ ${KEEP:-} == 1 ]]; then
-		say "KEEP=1: host h1 stays up; remove it with: $hosts down"
+		say "KEEP=1: hosts h1-h3 stay up; remove them with: $hosts down"
 	else
 		"$hosts" down >/dev/null 2>&1 || true
 	fi
 }
 trap cleanup EXIT
 
-step "1. A simulated Docker host"
-say "A network namespace with its own dockerd, standing in for a real host."
-"$hosts" up 1
-bash "$root/contrib/images/build.sh" "$state/docker.sock" >/dev/null
-say "Images built offline (FROM scratch + a static Go binary): xo-demo:v1, xo-probe."
+step "1. Three simulated Docker hosts"
+say "Each is a network namespace with its own dockerd, on an underlay 198.18.0.0/15."
+"$hosts" up 3
+for i in 1 2 3; do
+	bash "$root/contrib/images/build.sh" "/run/xo-test/h$i/docker.sock" >/dev/null
+	start_agent "$i"
+done
+say "An xo agent runs on each: the Docker plugin 'xoverlay' plus a raft member."
 
-step "2. Start the xoverlay agent"
-say "It serves the Docker plugin 'xoverlay' (network + IPAM driver) and keeps the"
-say "cluster state in raft on local disk: a single-node cluster by default."
-start_agent
-x info
+step "2. Form the cluster"
+on 1 xo cluster init
+token=$("$xo" --api-socket /run/xo-test/h1/xo.sock cluster token manager -q)
+say "A wrong token is refused before anything is joined:"
+on 3 xo cluster join --token "${token%?????}aaaaa" 198.18.0.11 || true
+on 2 xo cluster join --token "$token" 198.18.0.11
+on 3 xo cluster join --token "$token" 198.18.0.11
+say "Three managers (raft voters), as Swarm advises; mutual TLS between them."
+sleep 1
+on 2 xo node ls
 
-step "3. Create the network once"
-d network create -d xoverlay --ipam-driver xoverlay --subnet 10.100.0.0/24 appnet
-d network inspect -f 'driver={{.Driver}} ipam={{.IPAM.Driver}} subnet={{(index .IPAM.Config 0).Subnet}}' appnet
+step "3. Create the network once, on any host"
+on 2 docker network create -d xoverlay --ipam-driver xoverlay --subnet 10.100.0.0/24 appnet
+sleep 0.5
+for i in 1 3; do on "$i" docker network ls --filter driver=xoverlay; done
 
-step "4. Plain docker run, unchanged"
-d run -d --net appnet --name timetrack -e VERSION=v1 xo-demo:v1
-d run -d --net appnet --name proxy xo-demo:v1
-say "The proxy calls timetrack by name:"
-d exec proxy /probe http -n 1 http://timetrack:8080/
+step "4. Plain docker run on different hosts, talking over VXLAN"
+on 1 docker run -d --net appnet --name timetrack -e VERSION=v1 xo-demo:v1
+on 3 docker run -d --net appnet --name proxy xo-demo:v1
+ip=$(docker -H unix:///run/xo-test/h1/docker.sock inspect -f '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' timetrack)
+say "proxy (on h3) calls timetrack (on h1, $ip):"
+on 3 docker exec proxy /probe http -n 2 "http://$ip:8080/"
+on 3 docker exec proxy /probe tcp -size 1400 "$ip:7"
+say "h3's VXLAN device learns nothing: its entries are written from the cluster state:"
+vni=$("$xo" --api-socket /run/xo-test/h3/xo.sock network inspect --format '{{.VNI}}' appnet)
+on 3 bridge fdb show dev "xov-$vni"
+on 3 ip neigh show dev "xov-$vni"
 
-step "5. What the cluster state says"
-x network ls
-x network inspect --format '{{range .Hosts}}{{.Hostname}}:{{range .Endpoints}} {{.Container}}={{.IP}}{{end}}{{end}}' appnet
-say "In the kernel: a bridge holding the gateway and a VXLAN device (learning off, port 4789):"
-"$hosts" exec 1 ip -br link show type bridge
-vni=$("$xo" --api-socket "$sock" network inspect --format '{{.VNI}}' appnet)
-"$hosts" exec 1 ip -d link show "xov-$vni" | grep -oE '^[0-9]+: [^ ]+|mtu 1450|vxlan id [0-9]+|dstport [0-9]+|nolearning' | paste -sd' '
+step "5. kill -9 the leader's agent: traffic keeps flowing, the cluster goes on"
+leader=$("$xo" --api-socket /run/xo-test/h2/xo.sock node ls --format '{{if eq .ManagerStatus "Leader"}}{{.Hostname}}{{end}}' | tr -d '\n')
+n=${leader#h}
+say "The leader is $leader; killing its agent."
+kill -9 "${agent_pid[$n]}"
+unset "agent_pid[$n]"
+on 3 docker exec proxy /probe http -n 3 -interval 300ms "http://$ip:8080/"
+other=$(( n % 3 + 1 ))
+sleep 4
+on "$other" xo node ls
+say "Restarting it: same identity, it rejoins by itself."
+start_agent "$n"
+sleep 2
+on "$other" xo node ls
 
-step "6. kill -9 the agent: traffic keeps flowing"
-kill -9 "$agent_pid"
-wait "$agent_pid" 2>/dev/null || true
-agent_pid=
-d exec proxy /probe http -n 3 -interval 200ms http://timetrack:8080/
-say "Restarting it: it re-reads its state, re-applies what is missing, removes orphans."
-start_agent
-d run -d --net appnet --name blog xo-demo:v1
-say "The new container got a fresh address, never one already in use:"
-x network inspect --format '{{range .Hosts}}{{range .Endpoints}}{{.Container}}={{.IP}} {{end}}{{end}}' appnet
-
-step "7. Bad input is refused with a clear error, and leaves nothing behind"
-d network create -d xoverlay --subnet 10.101.0.0/24 noipam || true
-d network create -d xoverlay --ipam-driver xoverlay --subnet 10.100.0.0/16 overlap || true
-
-step "8. Clean up"
-d rm -f timetrack proxy blog >/dev/null
-d network rm appnet
-x network ls
-say "Done: one host for now; multi-host VXLAN, DNS across hosts and services come next."
+step "6. Remove the network everywhere"
+say "Refused while any host still has containers on it, naming them:"
+on 2 xo network rm appnet || true
+on 1 docker rm -f timetrack >/dev/null
+on 3 docker rm -f proxy >/dev/null
+sleep 0.5
+on 2 xo network rm appnet
+sleep 1
+for i in 1 2 3; do on "$i" docker network ls --filter driver=xoverlay; done
+say "Done. Next: discovery DNS across hosts, services, load balancing, rolling updates."

@@ -45,7 +45,12 @@ func TestMultiHostNetworks(t *testing.T) {
 	h2.mustDocker(t, "network", "create", "-d", "xoverlay", "--ipam-driver", "xoverlay", "--subnet", "10.120.0.0/24", "appnet")
 	hasNetwork(t, h1, "appnet", "10.120.0.0/24")
 
-	t.Run("a node that joins later gets every network", func(t *testing.T) {
+	t.Run("a rotated token is refused; a node that joins later gets every network", func(t *testing.T) {
+		old := strings.TrimSpace(h1.mustXO(t, "cluster", "token", "worker", "-q"))
+		h1.mustXO(t, "cluster", "token", "worker", "--rotate")
+		if out, err := h3.xo("cluster", "join", "--token", old, h1.c.HostAddr(1)); err == nil || !strings.Contains(out, "invalid join token") {
+			t.Fatalf("join with a rotated token: %v\n%s", err, out)
+		}
 		token := strings.TrimSpace(h1.mustXO(t, "cluster", "token", "worker", "-q"))
 		h3.mustXO(t, "cluster", "join", "--token", token, h1.c.HostAddr(1))
 		hasNetwork(t, h3, "appnet", "10.120.0.0/24")

@@ -57,7 +57,12 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 	rep.r = r
 	stack.push("raft", rep.close)
-	if err := a.register(ctx, rep, id); err != nil {
+	docker, err := a.dockerClient()
+	if err != nil {
+		return err
+	}
+	stack.push("docker client", docker.Close)
+	if err := a.register(ctx, rep, id, engineVersion(ctx, docker)); err != nil {
 		return err
 	}
 	a.registerMetrics(rep.Store)
@@ -73,11 +78,6 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	if err := a.servePlugin(&stack, drv, log.With("component", "plugins")); err != nil {
 		return err
 	}
-	docker, err := a.dockerClient()
-	if err != nil {
-		return err
-	}
-	stack.push("docker client", docker.Close)
 	o := &ops{a: a, rep: rep, id: id, docker: docker, log: log.With("component", "ops")}
 	if err := a.serveAPI(&stack, rep, o, id, log.With("component", "api")); err != nil {
 		return err
@@ -110,11 +110,12 @@ func (a *Agent) driverConfig(id string) netdriver.Config {
 // register waits until the state written before a restart is replayed
 // (reconcile must never judge devices against a half-read state), then
 // records this node.
-func (a *Agent) register(ctx context.Context, rep *replica, id string) error {
+func (a *Agent) register(ctx context.Context, rep *replica, id, engine string) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: state.RoleManager,
 		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities()}
+	node.Capabilities.Engine = engine
 	if cf, _, err := a.loadCluster(); err != nil {
 		return err
 	} else if cf != nil {
@@ -134,6 +135,17 @@ func (a *Agent) register(ctx context.Context, rep *replica, id string) error {
 		return fmt.Errorf("agent: register node: %w", err)
 	}
 	return nil
+}
+
+// engineVersion asks the local engine its version; "" when it is not up.
+func engineVersion(ctx context.Context, docker *client.Client) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, err := docker.ServerVersion(ctx)
+	if err != nil {
+		return ""
+	}
+	return v.Version
 }
 
 func (a *Agent) dockerClient() (*client.Client, error) {

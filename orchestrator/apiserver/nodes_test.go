@@ -157,7 +157,7 @@ func TestClusterRoutes(t *testing.T) {
 		t.Errorf("join as worker = %+v, %v", ci, err)
 	}
 	_, err = c.ClusterJoin(ctx, api.ClusterJoinRequest{Token: "bogus", RemoteAddr: "10.0.0.1:2378"})
-	if !errors.Is(err, api.ErrInvalid) || err.Error() != "invalid: invalid join token" {
+	if !errors.Is(err, api.ErrInvalid) || err.Error() != "invalid join token" {
 		t.Errorf("join with a bad token: %v", err)
 	}
 	tok, err := c.ClusterToken(ctx, "manager", false)

@@ -151,7 +151,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h handlerFunc) {
 		switch {
 		case err != nil:
 			code = statusOf(err)
-			v = api.Error{Message: err.Error()}
+			v = api.Error{Message: state.Message(err)}
 			if code == http.StatusInternalServerError {
 				s.log.Error("API request failed", "route", name, "err", err)
 			} else {

@@ -105,7 +105,7 @@ func TestOpsErrorMapping(t *testing.T) {
 		h := apiserver.New(s, apitest.Info, ops, nil, nil).Handler()
 		ops.Fail("NodeSetRole", tc.err)
 		code, body := do(h, "POST", "/v1/nodes/alpha/demote", "")
-		want, _ := json.Marshal(api.Error{Message: tc.err.Error()})
+		want, _ := json.Marshal(api.Error{Message: state.Message(tc.err)}) // the class is in the status code
 		if code != tc.code || body != string(want)+"\n" {
 			t.Errorf("%v: %d %s, want %d %s", tc.err, code, body, tc.code, want)
 		}

@@ -286,3 +286,16 @@ type memSink struct{ bytes.Buffer }
 func (*memSink) ID() string    { return "mem" }
 func (*memSink) Cancel() error { return nil }
 func (*memSink) Close() error  { return nil }
+
+func TestMessage(t *testing.T) {
+	err := fmt.Errorf("%w: subnet overlaps", ErrConflict)
+	if got := Message(err); got != "subnet overlaps" {
+		t.Fatalf("Message = %q", got)
+	}
+	if got := Message(fmt.Errorf("ctx: %w", err)); got != "ctx: conflict: subnet overlaps" {
+		t.Fatalf("wrapped: %q", got)
+	}
+	if got := Message(ClassError("invalid", "invalid: bad")); got != "bad" {
+		t.Fatalf("remote: %q", got)
+	}
+}
