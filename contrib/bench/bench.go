@@ -36,6 +36,7 @@ type Scenario struct {
 // -list`), so a scenario added here is known to `make bench BENCH=...`.
 var Scenarios = []Scenario{
 	{Name: "run"},
+	{Name: "cluster", Packages: []string{"iperf3"}},
 }
 
 // SchemaVersion is the version of the results file format.

@@ -136,7 +136,7 @@ func (n *Net) HTTPClient() *http.Client {
 		Timeout: 15 * time.Second,
 		Transport: &http.Transport{
 			TLSClientConfig:     n.mat.ClientConfig(pki.ProtoRPC),
-			MaxIdleConnsPerHost: 4,
+			MaxIdleConnsPerHost: 64, // concurrent forwards must not re-dial mutual TLS
 			IdleConnTimeout:     30 * time.Second,
 		},
 	}
