@@ -244,7 +244,7 @@ func benchRun(t *testing.T) {
 			median[xo]-median[none], median["bridge"]-median[none], Median(pluginPerContainer),
 			100*Median(pluginPerContainer)/median[xo]),
 		"Plugin calls per container: " + strings.Join(perMethod, ", ") + ".",
-		fmt.Sprintf("The plugin p50/p99 are estimated from the histogram buckets (0.2 ms × 2ⁿ) by linear interpolation, as "+
+		fmt.Sprintf("The plugin p50/p99 are estimated from the histogram buckets (0.025 ms × 2ⁿ) by linear interpolation, as "+
 			"Prometheus's `histogram_quantile` does, so they are coarse; with %d calls per method the p99 is close to "+
 			"the slowest call. The means are exact (sum / count).", nRounds*perRound),
 		"The timed command is the whole `docker` CLI invocation (CLI start, create, network set-up, start), the same for every system.",

@@ -68,9 +68,19 @@ func TestClusterMembership(t *testing.T) {
 	_, hs := startCluster3(t)
 	h1, h2, h3 := hs[0], hs[1], hs[2]
 
+	// State made by the embedded single-node cluster survives init.
+	h1.mustDocker(t, "network", "create", "-d", "xoverlay", "--ipam-driver", "xoverlay", "--subnet", "10.130.0.0/24", "keepnet")
+	h1.mustDocker(t, "run", "-d", "--net", "keepnet", "--name", "early", "xo-demo:v1")
 	out := h1.mustXO(t, "cluster", "init")
 	if !strings.Contains(out, "Cluster initialized") || !strings.Contains(out, "198.18.0.11:2378") {
 		t.Fatalf("cluster init:\n%s", out)
+	}
+	if got := h1.inspect(t, "keepnet"); got.Subnet != "10.130.0.0/24" || len(got.Hosts) != 1 || len(got.Hosts[0].Endpoints) != 1 {
+		t.Fatalf("keepnet after init: %+v", got)
+	}
+	h1.mustDocker(t, "run", "-d", "--net", "keepnet", "--name", "late", "xo-demo:v1")
+	if a, b := h1.containerIP(t, "early", "keepnet"), h1.containerIP(t, "late", "keepnet"); a == b {
+		t.Fatalf("address %s handed out twice across init", a)
 	}
 	worker := strings.TrimSpace(h1.mustXO(t, "cluster", "token", "worker", "-q"))
 	manager := strings.TrimSpace(h1.mustXO(t, "cluster", "token", "manager", "-q"))
@@ -107,6 +117,9 @@ func TestClusterMembership(t *testing.T) {
 		want := map[string]string{"h1": "manager/ready", "h2": "manager/ready", "h3": "manager/ready"}
 		for _, n := range hs {
 			wantNodes(t, n, want)
+		}
+		for _, n := range hs[1:] { // the pre-init network reached the joiners
+			hasNetwork(t, n, "keepnet", "10.130.0.0/24")
 		}
 	})
 
