@@ -1,12 +1,7 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/xoverlay/xoverlay/orchestrator/api"
 )
 
 func newNetworkInspectCmd(opts *rootOptions) *cobra.Command {
@@ -19,39 +14,7 @@ func newNetworkInspectCmd(opts *rootOptions) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeNetworks(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return err
-			}
-			c := opts.client()
-			found := []api.Network{}
-			var errs []error
-			for _, ref := range args {
-				n, err := c.Network(cmd.Context(), ref)
-				switch {
-				case errors.Is(err, api.ErrNotFound):
-					errs = append(errs, fmt.Errorf("no such network: %s", ref))
-				case errors.Is(err, api.ErrUnreachable):
-					return err
-				case err != nil:
-					errs = append(errs, err)
-				default:
-					found = append(found, n)
-				}
-			}
-			w := cmd.OutOrStdout()
-			if f.human() || f.json() {
-				if err := writeJSON(w, found); err != nil {
-					return err
-				}
-			} else {
-				for _, n := range found {
-					if err := f.execute(w, n); err != nil {
-						return err
-					}
-				}
-			}
-			return errors.Join(errs...)
+			return inspect(cmd, format, "network", args, opts.client().Network)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", formatHelp+"; the template runs once per network")

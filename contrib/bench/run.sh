@@ -62,21 +62,7 @@ for s in "${selected[@]}"; do
 	done
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
-	export DEBIAN_FRONTEND=noninteractive
-	log "apt-get install ${missing[*]}"
-	apt-get update -q >/dev/null || die "apt-get update failed"
-	# Keep package scripts from starting system-wide services (nginx,
-	# dnsmasq...): the benchmarks start their own, in the simulated hosts.
-	created_policy=0
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod +x /usr/sbin/policy-rc.d
-		created_policy=1
-	fi
-	rc=0
-	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
-	[[ $created_policy == 0 ]] || rm -f /usr/sbin/policy-rc.d
-	[[ $rc == 0 ]] || die "apt-get install ${missing[*]} failed"
+	bash contrib/testenv/apt-install.sh "${missing[@]}"
 fi
 
 # go test -run matches each slash-separated part separately.

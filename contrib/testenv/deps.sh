@@ -45,21 +45,7 @@ if ! command -v docker >/dev/null 2>&1; then
 fi
 
 if [[ ${#missing[@]} -gt 0 ]]; then
-	command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	log "apt-get update"
-	apt-get update -q >/dev/null || die "apt-get update failed"
-	created_policy=0
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod +x /usr/sbin/policy-rc.d
-		created_policy=1
-	fi
-	log "apt-get install ${missing[*]}"
-	rc=0
-	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
-	[[ $created_policy == 0 ]] || rm -f /usr/sbin/policy-rc.d
-	[[ $rc == 0 ]] || die "apt-get install ${missing[*]} failed"
+	bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 else
 	log "all dependencies present"
 fi

@@ -224,6 +224,9 @@ func (ns *testNS) checkBridge(t *testing.T, spec netdriver.BridgeSpec) {
 func (ns *testNS) ipDetails(t *testing.T, name string) map[string]any {
 	t.Helper()
 	if _, err := exec.LookPath("nsenter"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nsenter not installed (CI=true; make test installs util-linux)")
+		}
 		t.Skip("nsenter not installed")
 	}
 	out, err := exec.Command("nsenter", "--net="+ns.path, "ip", "-d", "-j", "link", "show", "dev", name).Output()

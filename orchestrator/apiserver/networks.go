@@ -38,36 +38,14 @@ func (s *Server) getNetwork(r *http.Request) (any, error) {
 	return out, err
 }
 
-// resolve finds a network the way Docker does: exact ID, exact name, then
-// a unique ID prefix.
+// resolve finds a network by ID, name or unique ID prefix.
 func resolve(tx state.ReadTx, ref string) (*state.Network, error) {
-	if ref == "" {
-		return nil, invalid("empty network name or ID")
-	}
-	if n := tx.Network(ref); n != nil {
-		return n, nil
-	}
-	all := tx.Networks()
-	var named, prefixed []*state.Network
-	for _, n := range all {
-		if n.Name == ref {
-			named = append(named, n)
-		}
-		if strings.HasPrefix(n.ID, ref) {
-			prefixed = append(prefixed, n)
-		}
-	}
-	switch {
-	case len(named) == 1:
-		return named[0], nil
-	case len(named) > 1:
-		return nil, invalid("network name %q is ambiguous: it names %s; use an ID", ref, describe(named, ref))
-	case len(prefixed) == 1:
-		return prefixed[0], nil
-	case len(prefixed) > 1:
-		return nil, invalid("network ID prefix %q is ambiguous: it matches %s; use a longer prefix", ref, describe(prefixed, ref))
-	}
-	return nil, notFound("network %q not found", ref)
+	return lookup[state.Network]{
+		noun: "network", byID: tx.Network, all: tx.Networks(),
+		name:     func(n *state.Network) string { return n.Name },
+		id:       func(n *state.Network) string { return n.ID },
+		describe: func(ns []*state.Network) string { return describe(ns, ref) },
+	}.resolve(ref)
 }
 
 // describe names networks by an ID prefix long enough to tell them apart

@@ -55,35 +55,14 @@ func (s *Server) nodeID(r *http.Request) (string, error) {
 	return id, err
 }
 
-// resolveNode finds a node the way Docker does: exact ID, exact hostname,
-// then a unique ID prefix.
+// resolveNode finds a node by ID, hostname or unique ID prefix.
 func resolveNode(tx state.ReadTx, ref string) (*state.Node, error) {
-	if ref == "" {
-		return nil, invalid("empty node name or ID")
-	}
-	if n := tx.Node(ref); n != nil {
-		return n, nil
-	}
-	var named, prefixed []*state.Node
-	for _, n := range tx.Nodes() {
-		if n.Hostname == ref {
-			named = append(named, n)
-		}
-		if strings.HasPrefix(n.ID, ref) {
-			prefixed = append(prefixed, n)
-		}
-	}
-	switch {
-	case len(named) == 1:
-		return named[0], nil
-	case len(named) > 1:
-		return nil, invalid("node name %q is ambiguous: it names %s; use an ID", ref, describeNodes(named))
-	case len(prefixed) == 1:
-		return prefixed[0], nil
-	case len(prefixed) > 1:
-		return nil, invalid("node ID prefix %q is ambiguous: it matches %s; use a longer prefix", ref, describeNodes(prefixed))
-	}
-	return nil, notFound("node %q not found", ref)
+	return lookup[state.Node]{
+		noun: "node", byID: tx.Node, all: tx.Nodes(),
+		name:     func(n *state.Node) string { return n.Hostname },
+		id:       func(n *state.Node) string { return n.ID },
+		describe: describeNodes,
+	}.resolve(ref)
 }
 
 // describeNodes names nodes by ID and hostname, sorted by ID.
