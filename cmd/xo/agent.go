@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xoverlay/xoverlay/dnsd"
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/orchestrator/agent"
 )
@@ -47,6 +48,16 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.DurationVar(&cfg.HeartbeatEvery, "heartbeat-interval", time.Second, "how often this node tells the leader it is alive")
 	f.DurationVar(&cfg.SuspectAfter, "node-suspect-after", 3*time.Second, "silence after which the leader marks a node suspect")
 	f.DurationVar(&cfg.DownAfter, "node-down-after", 10*time.Second, "silence after which the leader marks a node down")
+	f.StringVar(&cfg.DNS.Addr, "dns-listen", agent.DefaultDNSAddr+":53",
+		"address of the discovery DNS server, put on the dummy device xo-dns0 (engines' \"dns\" setting names it; empty disables)")
+	f.StringSliceVar(&cfg.DNS.Upstreams, "dns-upstream", nil, "resolver (IP or IP:PORT) for names outside the cluster, repeatable (default: the nameservers of /etc/resolv.conf)")
+	f.DurationVar(&cfg.DNS.TTL, "dns-ttl", dnsd.DefaultTTL, "TTL of the cluster's DNS records (0 to 5m)")
+	f.StringVar(&cfg.DNS.Domain, "dns-domain", dnsd.DefaultDomain, "cluster DNS domain: NAME.DOMAIN and NAME.NETWORK.DOMAIN resolve too")
+	f.IntVar(&cfg.DNS.MaxConcurrent, "dns-forward-max", dnsd.DefaultMaxConcurrent, "forwarded DNS queries in flight; more get SERVFAIL at once")
+	f.DurationVar(&cfg.DNS.ForwardTimeout, "dns-forward-timeout", dnsd.DefaultForwardTimeout, "deadline of a forwarded DNS query over all upstreams (SERVFAIL after it)")
+	f.DurationVar(&cfg.DNS.NegativeTTL, "dns-negative-ttl", dnsd.DefaultNegativeTTL, "longest time a forwarded NXDOMAIN or NODATA answer is cached")
+	f.IntVar(&cfg.DNS.CacheSize, "dns-cache-size", dnsd.DefaultCacheSize, "entries in the cache of forwarded answers (0 disables)")
+	f.IntVar(&cfg.DNS.ClientQPS, "dns-client-qps", 0, "DNS queries per second answered per client address, more get REFUSED (0: no limit)")
 	return cmd
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - the xoverlay story so far, on three simulated Docker hosts:
 # a cluster formed with join tokens, a network created once on one host and
-# present on all, plain `docker run` containers talking across hosts over
-# VXLAN, and a leader crash that traffic does not notice. Run by
+# present on all, plain `docker run` containers finding each other by name
+# across hosts over VXLAN and surviving the restart and move of the one they
+# depend on, and a leader crash that traffic does not notice. Run by
 # `make demo` (after `make deps build`); KEEP=1 leaves the hosts up.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -77,19 +78,34 @@ on 2 docker network create -d xoverlay --ipam-driver xoverlay --subnet 10.100.0.
 sleep 0.5
 for i in 1 3; do on "$i" docker network ls --filter driver=xoverlay; done
 
-step "4. Plain docker run on different hosts, talking over VXLAN"
-on 1 docker run -d --net appnet --name timetrack -e VERSION=v1 xo-demo:v1
-on 3 docker run -d --net appnet --name proxy xo-demo:v1
-ip=$(docker -H unix:///run/xo-test/h1/docker.sock inspect -f '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' timetrack)
-say "proxy (on h3) calls timetrack (on h1, $ip):"
-on 3 docker exec proxy /probe http -n 2 "http://$ip:8080/"
+step "4. Plain docker run on different hosts, finding each other by name"
+say "Every engine's daemon.json has \"dns\": [\"169.254.53.53\"]: Docker's resolver (127.0.0.11)"
+say "forwards the names it does not know to the xo agent's DNS server on that address."
+on 1 docker run -d --net appnet --name mongo xo-demo:v1
+on 2 docker run -d --net appnet --name timetrack -e CALL=http://mongo:8080/ xo-demo:v1
+on 3 docker run -d --net appnet --name proxy -e CALL=http://timetrack:8080/call xo-demo:v1
+ip=$(docker -H unix:///run/xo-test/h2/docker.sock inspect -f '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' timetrack)
+chain() { on 3 docker exec proxy /probe http http://127.0.0.1:8080/call | sed 's/"remote":"[^"]*",\?//g'; }
+say "proxy (h3) calls timetrack (h2) by name, which calls mongo (h1) by name:"
+sleep 0.5
+chain
 on 3 docker exec proxy /probe tcp -size 1400 "$ip:7"
 say "h3's VXLAN device learns nothing: its entries are written from the cluster state:"
 vni=$("$xo" --api-socket /run/xo-test/h3/xo.sock network inspect --format '{{.VNI}}' appnet)
 on 3 bridge fdb show dev "xov-$vni"
-on 3 ip neigh show dev "xov-$vni"
 
-step "5. kill -9 the leader's agent: traffic keeps flowing, the cluster goes on"
+step "5. Restart mongo, then move it to another host: nobody else restarts"
+on 1 docker restart -t 1 mongo
+chain
+on 1 docker rm -f mongo
+on 3 docker run -d --net appnet --name mongo xo-demo:v1
+sleep 0.2
+chain
+say "The same proxy and timetrack containers, never restarted:"
+on 2 docker ps --format '{{.Names}} up {{.RunningFor}}'
+on 3 docker ps --format '{{.Names}} up {{.RunningFor}}'
+
+step "6. kill -9 the leader's agent: traffic keeps flowing, the cluster goes on"
 leader=$("$xo" --api-socket /run/xo-test/h2/xo.sock node ls --format '{{if eq .ManagerStatus "Leader"}}{{.Hostname}}{{end}}' | tr -d '\n')
 n=${leader#h}
 say "The leader is $leader; killing its agent."
@@ -104,13 +120,13 @@ start_agent "$n"
 sleep 2
 on "$other" xo node ls
 
-step "6. Remove the network everywhere"
+step "7. Remove the network everywhere"
 say "Refused while any host still has containers on it, naming them:"
 on 2 xo network rm appnet || true
-on 1 docker rm -f timetrack >/dev/null
-on 3 docker rm -f proxy >/dev/null
+on 2 docker rm -f timetrack >/dev/null
+on 3 docker rm -f proxy mongo >/dev/null
 sleep 0.5
 on 2 xo network rm appnet
 sleep 1
 for i in 1 2 3; do on "$i" docker network ls --filter driver=xoverlay; done
-say "Done. Next: discovery DNS across hosts, services, load balancing, rolling updates."
+say "Done. Next: services, load balancing, rolling updates."

@@ -10,6 +10,9 @@
 //	/health/ok    mark healthy (GET or POST)
 //	/echo         echoes the request body
 //	/sleep?d=D    sleeps D (default 1s) then answers like /
+//	/call         GETs the -call URL (env CALL) on a new connection and
+//	              answers like / with the upstream's answer in "upstream"
+//	              (502 with the error when the call fails)
 //
 // A UDP echo server listens on the same port number, and a TCP echo server
 // on -echo-port (0 disables it). "demoapp -check [-port N]" queries
@@ -75,6 +78,8 @@ func envBool(key string) bool {
 
 type app struct {
 	version string
+	call    string       // URL /call fetches
+	client  *http.Client // no keep-alive: every call resolves the name again
 	healthy atomic.Bool
 }
 
@@ -85,6 +90,7 @@ type info struct {
 	IP       []string `json:"ip"`
 	Remote   string   `json:"remote"`
 	Slept    string   `json:"slept,omitempty"`
+	Upstream any      `json:"upstream,omitempty"`
 }
 
 func localIPv4s() []string {
@@ -124,6 +130,7 @@ func (a *app) handler() http.Handler {
 		}
 		writeJSON(w, a.info(r))
 	})
+	mux.HandleFunc("/call", a.handleCall)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.healthy.Load() {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
@@ -171,6 +178,33 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, in)
 	})
 	return mux
+}
+
+// handleCall answers /call: the upstream's JSON inside ours.
+func (a *app) handleCall(w http.ResponseWriter, r *http.Request) {
+	if a.call == "" {
+		http.Error(w, "no -call URL (env CALL) configured", http.StatusNotFound)
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, a.call, nil)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	res, err := a.client.Do(req)
+	if err != nil {
+		http.Error(w, "call "+a.call+": "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer res.Body.Close()
+	var up any
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&up); err != nil || res.StatusCode != http.StatusOK {
+		http.Error(w, fmt.Sprintf("call %s: status %d, %v", a.call, res.StatusCode, err), http.StatusBadGateway)
+		return
+	}
+	i := a.info(r)
+	i.Upstream = up
+	writeJSON(w, i)
 }
 
 func udpEcho(pc net.PacketConn) {
@@ -236,6 +270,7 @@ func main() {
 	startDelay := flag.Duration("start-delay", envDuration("START_DELAY"), "sleep before listening (env START_DELAY)")
 	stopLinger := flag.Duration("stop-linger", envDuration("STOP_LINGER"), "keep serving this long after SIGTERM (env STOP_LINGER)")
 	echoPort := flag.Int("echo-port", envInt("ECHO_PORT", 7), "TCP echo port, 0 disables (env ECHO_PORT)")
+	call := flag.String("call", os.Getenv("CALL"), "URL that /call fetches, e.g. http://api:8080/ (env CALL)")
 	checkMode := flag.Bool("check", false, "query http://127.0.0.1:PORT/healthz and exit 0 (healthy) or 1")
 	checkTimeout := flag.Duration("check-timeout", 3*time.Second, "timeout for -check")
 	flag.Parse()
@@ -257,7 +292,10 @@ func main() {
 		}
 	}
 
-	a := &app{version: *version}
+	a := &app{version: *version, call: *call, client: &http.Client{
+		Timeout:   3 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true},
+	}}
 	a.healthy.Store(!*failHealth)
 
 	addr := fmt.Sprintf(":%d", *port)

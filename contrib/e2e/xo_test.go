@@ -48,6 +48,7 @@ func (n *node) start(t *testing.T) {
 		"--hostname", fmt.Sprintf("h%d", n.i),
 		"--advertise-addr", n.c.HostAddr(n.i),
 		"--reconcile-interval", "2s",
+		"--dns-upstream", n.c.Upstream.Addr,
 		"--log-level", "debug"}
 	n.agent = n.c.StartProcess(n.owner, n.i, "xo-agent", append(args, n.extra...)...)
 	harness.Eventually(t, 30*time.Second, func() error {

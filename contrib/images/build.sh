@@ -2,7 +2,8 @@
 # build.sh DOCKER_HOST_SOCKET [OUT_DIR]
 #
 # Builds the static demoapp and probe binaries (CGO_ENABLED=0) into OUT_DIR
-# and the images xo-demo:v1, xo-demo:v2 (same image) and xo-probe:latest into
+# and the images xo-demo:v1, xo-demo:v2 (same image), xo-demo:hc (with a
+# HEALTHCHECK) and xo-probe:latest into
 # the Docker engine listening on DOCKER_HOST_SOCKET (a path or unix:// URL).
 # Images are built FROM scratch with the legacy builder, so no registry or
 # network access is needed. Re-running is cheap: binaries are only relinked
@@ -39,7 +40,7 @@ flock -w 600 8 || die "timeout waiting for $out/.lock"
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$out/demoapp" ./contrib/demoapp
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$out/probe" ./contrib/probe
 ) || die "go build failed"
-for f in demo.Dockerfile probe.Dockerfile; do
+for f in demo.Dockerfile demo-hc.Dockerfile probe.Dockerfile; do
 	cmp -s "$here/$f" "$out/$f" || cp "$here/$f" "$out/$f"
 done
 # Keep the build context to the files the Dockerfiles need.
@@ -49,6 +50,7 @@ exec 8>&-
 
 sum_of() { cat "$@" | sha256sum | cut -c1-32; }
 demo_sum=$(sum_of "$out/demo.Dockerfile" "$out/demoapp" "$out/probe")
+hc_sum=$(sum_of "$out/demo-hc.Dockerfile" "$out/demoapp" "$out/probe")
 probe_sum=$(sum_of "$out/probe.Dockerfile" "$out/probe")
 
 docker_() { env -u DOCKER_CONTEXT -u DOCKER_HOST "$DOCKER" -H "unix://$sock" "$@"; }
@@ -82,4 +84,5 @@ build_image() {
 }
 
 build_image demo.Dockerfile "$demo_sum" xo-demo:v1 xo-demo:v2
+build_image demo-hc.Dockerfile "$hc_sum" xo-demo:hc
 build_image probe.Dockerfile "$probe_sum" xo-probe:latest

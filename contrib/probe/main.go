@@ -5,7 +5,7 @@
 //	probe http URL [-n COUNT] [-interval D] [-timeout D] [-size N]
 //	probe tcp HOST:PORT [-size N] [-timeout D]
 //	probe udp HOST:PORT [-size N] [-timeout D]
-//	probe resolve NAME [-timeout D]
+//	probe resolve NAME [-timeout D] [-server IP:PORT]
 //	probe sleep
 //
 // Flags may appear before or after the positional argument. The exit status
@@ -37,8 +37,12 @@ const usage = `usage:
       send N bytes to a TCP echo server and check they come back
   probe udp HOST:PORT [-size N] [-timeout D]
       send an N byte datagram to a UDP echo server and check the reply
-  probe resolve NAME [-timeout D]
+  probe resolve NAME [-timeout D] [-server IP:PORT]
       resolve NAME with the pure Go resolver and print the addresses
+  probe dnswatch NAME [-server 169.254.53.53:53] [-type A|AAAA] [-interval 1ms]
+                 [-timeout 200ms] [-duration 10m] [-n N]
+      query NAME at -server every -interval and print "UNIXNANO ANSWER" when
+      the answer changes (addresses, or the rcode), for -duration or N queries
   probe sleep
       block until SIGTERM or SIGINT
 `
@@ -59,6 +63,8 @@ func main() {
 		err = cmdUDP(args)
 	case "resolve":
 		err = cmdResolve(args)
+	case "dnswatch":
+		err = cmdDNSWatch(args)
 	case "sleep":
 		cmdSleep()
 	case "help", "-h", "-help", "--help":
@@ -265,6 +271,7 @@ func cmdUDP(args []string) error {
 func cmdResolve(args []string) error {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 5*time.Second, "timeout")
+	server := fs.String("server", "", "ask this DNS server (IP:PORT) instead of /etc/resolv.conf's")
 	name, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -272,6 +279,12 @@ func cmdResolve(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	r := &net.Resolver{PreferGo: true}
+	if *server != "" {
+		r.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, *server)
+		}
+	}
 	addrs, err := r.LookupHost(ctx, name)
 	if err != nil {
 		return err

@@ -33,8 +33,13 @@
 # The plugin directory of host i, seen from the root namespace, is
 # /run/xo-test/h$i/root/run/docker/plugins (= /run/docker/plugins inside).
 #
+# Each engine's daemon.json sets "dns" to the xo agent's DNS address
+# (169.254.53.53, the one-time engine setting xoverlay's discovery needs:
+# Docker's embedded resolver forwards the names it does not know there).
+#
 # Env: XO_DOCKERD_ARGS (extra dockerd flags), XO_DOCKERD_LOG_LEVEL (info),
-#      XO_UNDERLAY_MTU (1500), XO_UP_TIMEOUT (60 seconds per dockerd).
+#      XO_UNDERLAY_MTU (1500), XO_UP_TIMEOUT (60 seconds per dockerd),
+#      XO_DNS (169.254.53.53; empty leaves the engine's dns unset).
 set -euo pipefail
 
 STATE=/run/xo-test
@@ -45,6 +50,7 @@ PLEN=15
 MTU=${XO_UNDERLAY_MTU:-1500}
 UP_TIMEOUT=${XO_UP_TIMEOUT:-60}
 MAXHOSTS=200
+DNS=${XO_DNS-169.254.53.53}
 # Paths made private (per host) inside each host's mount namespace.
 PRIVATE_DIRS=(/run/docker /run/containerd /run/netns /etc/docker)
 FWD_RULE=(FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment xo-test -j ACCEPT)
@@ -412,7 +418,11 @@ host_create() {
 		unshare --mount="$d/mnt" --uts="$d/uts" --propagation private \
 		bash -c "$NS_SETUP" ns-setup "$i" "$d" "${PRIVATE_DIRS[@]}" ||
 		die "h$i: namespace setup failed"
-	echo '{}' >"$d/daemon.json"
+	if [[ -n $DNS ]]; then
+		printf '{"dns": ["%s"]}\n' "$DNS" >"$d/daemon.json"
+	else
+		echo '{}' >"$d/daemon.json"
+	fi
 	echo "${XO_DOCKERD_ARGS-}" >"$d/dockerd.args"
 	echo "${XO_DOCKERD_LOG_LEVEL:-info}" >"$d/dockerd.loglevel"
 	cat >"$d/env" <<-EOF

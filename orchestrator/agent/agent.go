@@ -88,13 +88,19 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	loops, cancel := context.WithCancel(ctx)
 	stack.push("loops", func() error { cancel(); wg.Wait(); return nil })
+	if err := a.serveDNS(loops, &stack, &wg, rep.Store, k, log.With("component", "dns")); err != nil {
+		return err
+	}
 	w := engine.New(docker, rep, id, PluginName, log.With("component", "engine"))
 	wg.Go(func() { w.Run(loops) })
+	cw := engine.NewContainers(docker, rep, id, a.cfg.Reconcile, log.With("component", "containers"))
+	wg.Go(func() { cw.Run(loops) })
 	wg.Go(func() { a.reconcileLoop(loops, drv, log) })
 	wg.Go(func() { a.caKeyLoop(loops, rep, id, log) })
 	// After the plugin socket serves: creating a network copy calls the plugin.
 	a.startControllers(loops, &wg, rep.Store, rep, drv, docker, id, log)
-	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr)
+	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr,
+		"dns", a.cfg.DNS.Addr)
 	<-ctx.Done()
 	log.Info("agent stopping")
 	return nil

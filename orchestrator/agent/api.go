@@ -8,6 +8,7 @@ import (
 
 	"github.com/xoverlay/xoverlay/orchestrator/api"
 	"github.com/xoverlay/xoverlay/orchestrator/apiserver"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
 func (a *Agent) serveAPI(stack *stopStack, rep *replica, o *ops, id string, log *slog.Logger) error {
@@ -16,12 +17,19 @@ func (a *Agent) serveAPI(stack *stopStack, rep *replica, o *ops, id string, log 
 		return fmt.Errorf("agent: api socket: %w", err)
 	}
 	info := func() api.Info {
-		return api.Info{
-			NodeID: id, Hostname: a.cfg.Hostname, Role: "manager", Leader: rep.IsLeader(),
+		i := api.Info{
+			NodeID: id, Hostname: a.cfg.Hostname, Role: state.RoleManager, Leader: rep.IsLeader(),
 			StateDir: a.cfg.StateDir, PluginSocket: a.cfg.PluginSocket(), APISocket: a.cfg.APISocket,
-			MetricsAddr: a.cfg.MetricsAddr, DataPlane: "vxlan", Version: api.Version,
+			MetricsAddr: a.cfg.MetricsAddr, DNSAddress: a.cfg.DNSAddress(), Version: api.Version,
 			RaftAddr: raftAddr(a),
 		}
+		rep.View(func(tx state.ReadTx) {
+			if n := tx.Node(id); n != nil {
+				i.Role, i.Hostname = n.Role, n.Hostname
+				i.DataPlane = DataPlane(n.Capabilities)
+			}
+		})
+		return i
 	}
 	srv := apiserver.New(rep, info, o, log, a.reg)
 	go func() {

@@ -33,3 +33,23 @@ func nftablesWorks() bool {
 	_, err = conn.ListTables()
 	return err == nil
 }
+
+// Load-balancing data planes, best first.
+const (
+	DataPlaneIPVS      = "ipvs"
+	DataPlaneNFTables  = "nftables"
+	DataPlaneUserspace = "userspace"
+)
+
+// DataPlane is the load-balancing data plane a node's capabilities allow:
+// IPVS where the kernel has ip_vs, nftables where not, a userspace proxy
+// where neither works.
+func DataPlane(c state.Capabilities) string {
+	switch {
+	case c.IPVS:
+		return DataPlaneIPVS
+	case c.NFTables:
+		return DataPlaneNFTables
+	}
+	return DataPlaneUserspace
+}

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"time"
+
+	"github.com/xoverlay/xoverlay/dnsd"
 )
 
 // Config is everything `xo agent` takes from its flags.
@@ -29,6 +31,11 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	SuspectAfter   time.Duration
 	DownAfter      time.Duration
+
+	// DNS is the discovery DNS server's configuration; an empty DNS.Addr
+	// (--dns-listen "") disables it. Empty DNS.Upstreams are read from
+	// /etc/resolv.conf.
+	DNS dnsd.Config
 }
 
 // PluginName is the plugin's name for Docker: `-d xoverlay`.
@@ -66,6 +73,13 @@ func (c Config) Validate() error {
 	if c.HeartbeatEvery <= 0 || c.SuspectAfter <= c.HeartbeatEvery || c.DownAfter <= c.SuspectAfter {
 		errs = append(errs, fmt.Errorf("want 0 < --heartbeat-interval (%s) < --node-suspect-after (%s) < --node-down-after (%s)",
 			c.HeartbeatEvery, c.SuspectAfter, c.DownAfter))
+	}
+	if c.DNS.Addr != "" {
+		d := c.DNS
+		d.Defaults()
+		if err := d.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

@@ -56,14 +56,18 @@ func New(docker Docker, cluster Cluster, node, driver string, log *slog.Logger) 
 }
 
 // Run follows events until ctx ends, reconnecting with back-off.
-func (w *Watcher) Run(ctx context.Context) {
+func (w *Watcher) Run(ctx context.Context) { followEngine(ctx, w.log, w.follow) }
+
+// followEngine runs follow until ctx ends; when the engine's event stream
+// ends, it retries after 1, 2, 4 ... 30 seconds.
+func followEngine(ctx context.Context, log *slog.Logger, follow func(context.Context) error) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		err := w.follow(ctx)
+		err := follow(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		w.log.Warn("engine event stream ended; retrying", "err", err, "in", backoff)
+		log.Warn("engine event stream ended; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return

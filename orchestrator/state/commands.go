@@ -27,6 +27,7 @@ const (
 	CmdRemoveNode
 	CmdMarkNetworkDeleting
 	CmdSetNetworkError
+	CmdSetEndpointStatus
 )
 
 // Command is anything the FSM applies.
@@ -122,6 +123,19 @@ type DeleteEndpoint struct{ ID string }
 // UpdateEndpoint records the container behind an endpoint.
 type UpdateEndpoint struct{ ID, ContainerID, Container string }
 
+// SetEndpointStatus records what a node's engine observes of the
+// containers behind its endpoints (and their names). Endpoints that are
+// gone by the time it applies are skipped.
+type SetEndpointStatus struct{ Endpoints []EndpointUpdate }
+
+// EndpointUpdate is one endpoint's observed container.
+type EndpointUpdate struct {
+	ID          string
+	ContainerID string
+	Container   string
+	Status      EndpointStatus
+}
+
 // Type implementations.
 func (RegisterNode) Type() CommandType   { return CmdRegisterNode }
 func (CreateNetwork) Type() CommandType  { return CmdCreateNetwork }
@@ -145,6 +159,9 @@ func (MarkNetworkDeleting) Type() CommandType {
 	return CmdMarkNetworkDeleting
 }
 func (SetNetworkError) Type() CommandType { return CmdSetNetworkError }
+func (SetEndpointStatus) Type() CommandType {
+	return CmdSetEndpointStatus
+}
 
 // MinVNI is the first VNI handed out automatically.
 const MinVNI = 4096

@@ -50,6 +50,7 @@ var commands = map[CommandType]applyFunc{
 	CmdRemoveNode:          decodeApply((*Store).removeNode),
 	CmdMarkNetworkDeleting: decodeApply((*Store).markNetworkDeleting),
 	CmdSetNetworkError:     decodeApply((*Store).setNetworkError),
+	CmdSetEndpointStatus:   decodeApply((*Store).setEndpointStatus),
 }
 
 // Encode turns a command into a raft log payload: its type byte, then JSON.

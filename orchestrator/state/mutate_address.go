@@ -175,6 +175,27 @@ func (s *Store) updateEndpoint(c UpdateEndpoint) (any, error) {
 	})
 }
 
+// setEndpointStatus returns the number of endpoints it changed.
+func (s *Store) setEndpointStatus(c SetEndpointStatus) (any, error) {
+	return s.update(func(w *writeTx) (any, error) {
+		changed := 0
+		for _, u := range c.Endpoints {
+			ep, ok := s.data.Endpoints[u.ID]
+			if !ok {
+				continue
+			}
+			if ep.ContainerID == u.ContainerID && ep.Container == u.Container && ep.EndpointStatus.Equal(u.Status) {
+				continue
+			}
+			ep.ContainerID, ep.Container = u.ContainerID, u.Container
+			ep.EndpointStatus = u.Status
+			changed++
+			w.emit("endpoint", "update", ep.ID)
+		}
+		return changed, nil
+	})
+}
+
 func isAux(n *Network, ip string) bool {
 	for _, a := range n.Aux {
 		if a == ip {

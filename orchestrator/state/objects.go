@@ -4,6 +4,7 @@ package state
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -99,6 +100,34 @@ type Endpoint struct {
 	ContainerID string    `json:"container_id,omitempty"`
 	Container   string    `json:"container,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	EndpointStatus
+}
+
+// Health states of an endpoint's container, as Docker reports them; ""
+// when the container has no healthcheck.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// EndpointStatus is what the engine of the endpoint's node observes of the
+// container behind it; discovery answers only endpoints in service.
+type EndpointStatus struct {
+	Aliases []string `json:"aliases,omitempty"` // network aliases, without the container name
+	Running bool     `json:"running,omitempty"`
+	Health  string   `json:"health,omitempty"`
+	Service string   `json:"service,omitempty"` // label xo.service of a hand-run member
+}
+
+// InService: running and, with a healthcheck, healthy.
+func (s EndpointStatus) InService() bool {
+	return s.Running && (s.Health == "" || s.Health == HealthHealthy)
+}
+
+// Equal compares two statuses.
+func (s EndpointStatus) Equal(o EndpointStatus) bool {
+	return s.Running == o.Running && s.Health == o.Health && s.Service == o.Service && slices.Equal(s.Aliases, o.Aliases)
 }
 
 // Data is everything the FSM replicates; it is also the snapshot format.

@@ -69,6 +69,10 @@ type Cluster struct {
 	N int
 	// RepoRoot is the directory holding go.mod.
 	RepoRoot string
+	// Upstream is the fake upstream resolver the agents' DNS servers
+	// forward to (pass --dns-upstream Upstream.Addr): nothing a test
+	// resolves leaves the machine.
+	Upstream *Upstream
 
 	opts     Options
 	hostsSh  string
@@ -258,6 +262,7 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		t.Fatalf("hosts.sh up %d: %v\n%s", n, err, out)
 	}
 	upTime := time.Since(start)
+	c.Upstream = StartUpstream(t)
 	if !opts.NoImages {
 		if err := c.buildImages(); err != nil {
 			t.Fatalf("building images: %v", err)

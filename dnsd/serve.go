@@ -1,0 +1,96 @@
+package dnsd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+var _ dns.Handler = (*Server)(nil)
+
+// ServeDNS answers one query: the whole query path, also usable without
+// a socket (tests, fuzzing). It never panics: a panic in a stage is
+// recovered, counted and answered SERVFAIL.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	start := time.Now()
+	q := s.pool.Get().(*request)
+	q.reset(w, r)
+	q.host = s.isHost(q.src)
+	finished := false
+	defer func() {
+		if !finished {
+			s.recovered(q, recover(), start)
+		}
+	}()
+
+	rcode, _ := s.chain.ServeDNS(s.ctx, q)
+	switch {
+	case q.written:
+		rcode = q.rcode
+	case rcode == rcodeDrop:
+	default:
+		if written(rcode) {
+			rcode = dns.RcodeServerFailure // a stage claimed to answer and did not
+		}
+		_ = q.writeError(rcode)
+	}
+	s.observe(q.qtype, rcode, q.source, start)
+	finished = true
+	q.release()
+	s.pool.Put(q)
+}
+
+// observe counts one answered query.
+func (s *Server) observe(qtype uint16, rcode, source int, start time.Time) {
+	s.m.queries[typeIndex(qtype)][rcodeIndex(rcode)].Inc()
+	s.m.duration[source].Observe(time.Since(start).Seconds())
+}
+
+// recovered handles a panic in the query path: counted, logged at most
+// once a second, answered SERVFAIL if nothing was written yet. The
+// request is not reused.
+func (s *Server) recovered(q *request, v any, start time.Time) {
+	s.m.panics.Inc()
+	now := time.Now().UnixNano()
+	if last := s.lastPanicLog.Load(); now-last > int64(time.Second) && s.lastPanicLog.CompareAndSwap(last, now) {
+		s.log.Error("dns query handler panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	}
+	if !q.written {
+		func() {
+			defer func() { _ = recover() }()
+			_ = q.writeError(dns.RcodeServerFailure)
+		}()
+	}
+	s.observe(q.qtype, dns.RcodeServerFailure, q.source, start)
+}
+
+// listen binds UDP and TCP on the same address. With port 0 the TCP
+// socket takes the port UDP got, retrying with another if it is taken.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	ap, err := parseListen(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dnsd: listen %q: %w", addr, err)
+	}
+	var lc net.ListenConfig
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(ap.Addr().String(), strconv.Itoa(port)))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if ap.Port() != 0 || attempt >= 10 {
+			return nil, nil, fmt.Errorf("dnsd: listen tcp %s: %w", addr, err)
+		}
+	}
+}

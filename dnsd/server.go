@@ -1,0 +1,226 @@
+package dnsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server is one host's discovery DNS server. Its methods are safe for
+// concurrent use; Update may be called at any time, also before Start.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	m     *metrics
+	chain handler
+	fwd   *forwarder
+	hosts []netip.Addr
+	idx   atomic.Pointer[index]
+	pool  sync.Pool // *request
+
+	// ctx is cancelled by Shutdown: it aborts forwarded queries.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	updateMu sync.Mutex // serialises Update, so the newest snapshot wins
+
+	mu      sync.Mutex
+	state   int // stateNew, stateStarted, stateStopped
+	servers []*dns.Server
+	addr    string
+	wg      sync.WaitGroup // the serving goroutines
+
+	lastPanicLog atomic.Int64
+}
+
+const (
+	stateNew = iota
+	stateStarted
+	stateStopped
+)
+
+// New makes a server from cfg (Defaults is applied, then Validate); it
+// registers its metrics on reg (nil: not registered) and answers from an
+// empty snapshot until Update. It does not listen before Start.
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ups, err := upstreamAddrs(cfg.Upstreams)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Upstreams = ups
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, m: m}
+	for _, a := range cfg.HostAddrs {
+		s.hosts = append(s.hosts, a.Unmap())
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pool.New = func() any { return &request{pack: make([]byte, 0, dns.MinMsgSize)} }
+	s.idx.Store(buildIndex(Snapshot{}))
+
+	var rl *rateLimit
+	if cfg.ClientQPS > 0 {
+		rl = newRateLimit(cfg.ClientQPS, m.ratelimited)
+	}
+	var c *cache
+	if cfg.CacheSize > 0 {
+		c = newCache(cfg.CacheSize, cfg.NegativeTTL, m.cacheEntries)
+	}
+	cl := newCluster(cfg.Domain, cfg.ttlSeconds(), func() records { return s.idx.Load() })
+	fw := newForwarder(cfg.Upstreams, cfg.ForwardTimeout, cfg.MaxConcurrent, c, m)
+	s.chain, s.fwd = buildChain(rl, cl, fw), fw
+	return s, nil
+}
+
+// Update makes snap the records answered from now on. The index is
+// built (in time linear in the snapshot) before it replaces the old one
+// atomically: queries in flight finish on the old one, readers never wait.
+// snap must not be changed afterwards.
+func (s *Server) Update(snap Snapshot) {
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	ix := buildIndex(snap)
+	s.idx.Store(ix)
+	s.m.records.Set(float64(ix.size()))
+	s.m.updates.Inc()
+}
+
+// Addr is the bound UDP address (TCP listens on the same), "" before
+// Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Start binds UDP and TCP on Config.Addr and returns once both serve, or
+// the error that kept one from binding. The serving goroutines belong to
+// the Server and end in Shutdown.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateStarted:
+		return errors.New("dnsd: already started")
+	case stateStopped:
+		return errors.New("dnsd: shut down")
+	}
+	pc, ln, err := listen(s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	servers := []*dns.Server{
+		{PacketConn: pc, UDPSize: maxUDPReply},
+		{Listener: ln},
+	}
+	started := make(chan struct{}, len(servers))
+	failed := make(chan error, len(servers))
+	for _, srv := range servers {
+		srv.Handler = s
+		srv.MsgAcceptFunc = acceptQuery
+		srv.MsgInvalidFunc = func([]byte, error) { s.m.malformed.Inc() }
+		srv.NotifyStartedFunc = func() { started <- struct{}{} }
+		s.wg.Go(func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				failed <- err
+			}
+		})
+	}
+	for range servers {
+		select {
+		case <-started:
+		case err := <-failed:
+			for _, srv := range servers {
+				_ = srv.Shutdown() // those that started
+			}
+			pc.Close()
+			ln.Close()
+			s.wg.Wait()
+			return fmt.Errorf("dnsd: serve %s: %w", s.cfg.Addr, err)
+		}
+	}
+	s.servers, s.addr, s.state = servers, pc.LocalAddr().String(), stateStarted
+	// Errors after a successful start mean the socket broke; say so.
+	s.wg.Go(func() {
+		select {
+		case err := <-failed:
+			s.log.Error("dns server stopped serving", "addr", s.addr, "err", err)
+		case <-s.ctx.Done():
+		}
+	})
+	s.log.Debug("dns server listening", "addr", s.addr, "upstreams", s.cfg.Upstreams)
+	return nil
+}
+
+// Shutdown stops serving UDP and TCP, aborts forwarded queries and waits
+// for the query handlers and serving goroutines to end, or for ctx.
+// A shut down server cannot be started again.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.servers, s.state = nil, stateStopped
+	s.mu.Unlock()
+	s.cancel()
+
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ShutdownContext(ctx) }()
+	}
+	var errs []error
+	for range servers {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("dnsd: shutdown: %w", err)
+	}
+	return nil
+}
+
+// isHost tells whether src sees every network.
+func (s *Server) isHost(src netip.Addr) bool {
+	return src.IsLoopback() || slices.Contains(s.hosts, src)
+}
+
+// acceptQuery is the first filter of raw messages, before they are
+// parsed: responses are ignored, opcodes other than QUERY get NOTIMP, and
+// messages that cannot be a plain query (not one question, records in
+// the answer or authority section, more than an OPT and a TSIG) FORMERR.
+func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if dh.Bits&qr != 0 {
+		return dns.MsgIgnore
+	}
+	if opcode := int(dh.Bits>>11) & 0xF; opcode != dns.OpcodeQuery {
+		return dns.MsgRejectNotImplemented
+	}
+	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 || dh.Arcount > 2 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/xoverlay/xoverlay/dnsd"
+	"github.com/xoverlay/xoverlay/netdriver/kernel"
+	"github.com/xoverlay/xoverlay/orchestrator/engine"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
+)
+
+// DNS defaults: the link-local address every engine's "dns" setting names.
+const (
+	DefaultDNSAddr = "169.254.53.53"
+	dnsLink        = "xo-dns0"
+	resolvConf     = "/etc/resolv.conf"
+)
+
+// dnsIP is the address of --dns-listen.
+func (c Config) dnsIP() netip.Addr {
+	host, _, err := net.SplitHostPort(c.DNS.Addr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip, _ := netip.ParseAddr(host)
+	return ip
+}
+
+// DNSAddress is what engines put in their "dns" setting: the address, with
+// the port only when it is not 53.
+func (c Config) DNSAddress() string {
+	if c.DNS.Addr == "" {
+		return ""
+	}
+	if _, port, err := net.SplitHostPort(c.DNS.Addr); err == nil && port == "53" {
+		return c.dnsIP().String()
+	}
+	return c.DNS.Addr
+}
+
+// serveDNS puts the DNS address on this host, starts the server and keeps
+// its records in step with the store until ctx ends (on wg).
+func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGroup, store *state.Store,
+	k *kernel.Netlink, log *slog.Logger) error {
+	if a.cfg.DNS.Addr == "" {
+		return nil
+	}
+	cfg := a.cfg.DNS
+	cfg.Defaults()
+	ip := a.cfg.dnsIP()
+	if ip.IsValid() && !ip.IsLoopback() && !ip.IsUnspecified() {
+		dev, err := k.EnsureLocalAddress(dnsLink, netip.PrefixFrom(ip, ip.BitLen()))
+		if err != nil {
+			return fmt.Errorf("agent: dns address: %w", err)
+		}
+		log.Debug("dns address on this host", "addr", ip, "device", dev)
+		cfg.HostAddrs = append(cfg.HostAddrs, ip)
+	}
+	if len(cfg.Upstreams) == 0 {
+		ups, err := dnsd.ParseResolvConf(resolvConf, ip)
+		if err != nil {
+			log.Warn("no upstream resolvers: names outside the cluster get SERVFAIL", "err", err)
+		}
+		cfg.Upstreams = ups
+	}
+	srv, err := dnsd.New(cfg, log, a.reg)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	srv.Update(dnsSnapshot(store))
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("agent: dns server on %s: %w", cfg.Addr, err)
+	}
+	stack.push("dns", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(ctx)
+	})
+	relevant := func(e state.Event) bool { return e.Kind != "cluster" }
+	wg.Go(func() {
+		engine.RunLoop(ctx, store.Watch, relevant, time.Millisecond, controllerPeriod, func(context.Context) time.Time {
+			srv.Update(dnsSnapshot(store))
+			return time.Time{}
+		})
+	})
+	log.Info("dns ready", "addr", cfg.Addr, "upstreams", cfg.Upstreams, "ttl", cfg.TTL)
+	return nil
+}
+
+// dnsSnapshot turns the replicated state into the records dnsd answers.
+// Endpoints on nodes that are down are out of service: their host is
+// presumed gone.
+func dnsSnapshot(store *state.Store) dnsd.Snapshot {
+	var snap dnsd.Snapshot
+	store.View(func(tx state.ReadTx) {
+		down := map[string]bool{}
+		for _, n := range tx.Nodes() {
+			down[n.ID] = n.Status == state.StatusDown
+		}
+		for _, n := range tx.Networks() {
+			p, err := netip.ParsePrefix(n.Subnet)
+			if err != nil {
+				continue
+			}
+			snap.Networks = append(snap.Networks, dnsd.Network{ID: n.ID, Name: n.Name, Subnet: p})
+			for _, ep := range tx.Endpoints(n.ID) {
+				ip, err := netip.ParseAddr(ep.IP)
+				if err != nil {
+					continue
+				}
+				e := dnsd.Endpoint{NetworkID: n.ID, ContainerID: ep.ContainerID, IP: ip,
+					Service: ep.Service, Task: ep.Container, InService: ep.InService() && !down[ep.Node]}
+				if ep.Container != "" {
+					e.Names = append([]string{ep.Container}, ep.Aliases...)
+				}
+				snap.Endpoints = append(snap.Endpoints, e)
+			}
+		}
+	})
+	return snap
+}
