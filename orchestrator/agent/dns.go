@@ -122,6 +122,27 @@ func dnsSnapshot(store *state.Store) dnsd.Snapshot {
 				snap.Endpoints = append(snap.Endpoints, e)
 			}
 		}
+		for _, svc := range tx.Services() {
+			snap.Services = append(snap.Services, dnsService(svc))
+		}
 	})
 	return snap
+}
+
+// dnsService is a service's DNS view: its VIPs, or its tasks (dnsrr, or
+// no VIP yet).
+func dnsService(svc *state.Service) dnsd.Service {
+	out := dnsd.Service{Name: svc.Name, Mode: dnsd.ModeVIP}
+	if svc.Spec.EndpointMode == state.EndpointDNSRR {
+		out.Mode = dnsd.ModeDNSRR
+	}
+	for netID, vip := range svc.VIPs {
+		if ip, err := netip.ParseAddr(vip); err == nil {
+			if out.VIPs == nil {
+				out.VIPs = map[string]netip.Addr{}
+			}
+			out.VIPs[netID] = ip
+		}
+	}
+	return out
 }

@@ -28,6 +28,13 @@ const (
 	CmdMarkNetworkDeleting
 	CmdSetNetworkError
 	CmdSetEndpointStatus
+	CmdCreateService
+	CmdUpdateService
+	CmdRemoveService
+	CmdCreateTasks
+	CmdUpdateTasks
+	CmdSetTaskStatus
+	CmdDeleteTasks
 )
 
 // Command is anything the FSM applies.
@@ -136,6 +143,66 @@ type EndpointUpdate struct {
 	Status      EndpointStatus
 }
 
+// CreateService records a service named Spec.Name; ID and CreatedAt come
+// from the proposer. The spec is validated and its networks resolved to
+// IDs (an external service needs only its name). The
+// name must be free, except that a managed service adopts an external
+// one of its name (keeping its ID and VIPs), and an external service
+// whose name exists returns the existing service.
+type CreateService struct{ Service Service }
+
+// UpdateService replaces a service's spec: SpecVersion+1, the old spec
+// kept as PreviousSpec. A scale is an update of Replicas. An empty
+// Spec.Name keeps the name; another name is refused.
+type UpdateService struct {
+	ID      string
+	Spec    ServiceSpec
+	Version uint64 // the SpecVersion the change was made from; 0 skips the check
+	Force   bool   // replace the tasks even when nothing changed
+	At      time.Time
+}
+
+// RemoveService deletes a service. Its tasks no executor has seen
+// (pending) go at once; the others get desired state remove, so their
+// executors stop the containers, and a later DeleteTasks drops them.
+type RemoveService struct{ ID string }
+
+// CreateTasks records new tasks of the orchestrator's plan. A task whose
+// service is gone, or that would duplicate the live task of its slot
+// (or node), is skipped: see Task.Replaces.
+type CreateTasks struct{ Tasks []Task }
+
+// UpdateTasks applies the decisions of the orchestrator or the scheduler
+// in one write. Tasks that are gone are skipped.
+type UpdateTasks struct{ Updates []TaskUpdate }
+
+// TaskUpdate changes one task. Neither state moves backwards.
+type TaskUpdate struct {
+	ID           string
+	DesiredState TaskState   // "" keeps it
+	NodeID       string      // "" keeps it; a task is assigned once
+	Status       *TaskStatus // nil keeps it; ContainerID and ExitCode are kept when zero
+	Message      string      // without Status: why the desired state changed, into Status.Message
+}
+
+// SetTaskStatus records what a node's executor observes of its tasks.
+// Statuses of tasks that are gone or not on Node, and regressions, are
+// skipped.
+type SetTaskStatus struct {
+	Node  string
+	Tasks []TaskStatusUpdate
+}
+
+// TaskStatusUpdate is one task's observed status.
+type TaskStatusUpdate struct {
+	ID     string
+	Status TaskStatus
+}
+
+// DeleteTasks drops tasks whose desired state is past running (the
+// reaper: stopped history, removed services). Others are skipped.
+type DeleteTasks struct{ IDs []string }
+
 // Type implementations.
 func (RegisterNode) Type() CommandType   { return CmdRegisterNode }
 func (CreateNetwork) Type() CommandType  { return CmdCreateNetwork }
@@ -162,6 +229,13 @@ func (SetNetworkError) Type() CommandType { return CmdSetNetworkError }
 func (SetEndpointStatus) Type() CommandType {
 	return CmdSetEndpointStatus
 }
+func (CreateService) Type() CommandType { return CmdCreateService }
+func (UpdateService) Type() CommandType { return CmdUpdateService }
+func (RemoveService) Type() CommandType { return CmdRemoveService }
+func (CreateTasks) Type() CommandType   { return CmdCreateTasks }
+func (UpdateTasks) Type() CommandType   { return CmdUpdateTasks }
+func (SetTaskStatus) Type() CommandType { return CmdSetTaskStatus }
+func (DeleteTasks) Type() CommandType   { return CmdDeleteTasks }
 
 // MinVNI is the first VNI handed out automatically.
 const MinVNI = 4096

@@ -51,6 +51,14 @@ var commands = map[CommandType]applyFunc{
 	CmdMarkNetworkDeleting: decodeApply((*Store).markNetworkDeleting),
 	CmdSetNetworkError:     decodeApply((*Store).setNetworkError),
 	CmdSetEndpointStatus:   decodeApply((*Store).setEndpointStatus),
+
+	CmdCreateService: decodeApply((*Store).createService),
+	CmdUpdateService: decodeApply((*Store).updateService),
+	CmdRemoveService: decodeApply((*Store).removeService),
+	CmdCreateTasks:   decodeApply((*Store).createTasks),
+	CmdUpdateTasks:   decodeApply((*Store).updateTasks),
+	CmdSetTaskStatus: decodeApply((*Store).setTaskStatus),
+	CmdDeleteTasks:   decodeApply((*Store).deleteTasks),
 }
 
 // Encode turns a command into a raft log payload: its type byte, then JSON.
@@ -113,6 +121,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		if m {
 			return fmt.Errorf("fsm: restore: snapshot lacks a table")
 		}
+	}
+	if d.Services == nil { // a snapshot from before services
+		d.Services = map[string]*Service{}
+	}
+	if d.Tasks == nil {
+		d.Tasks = map[string]*Task{}
 	}
 	f.store.mu.Lock()
 	f.store.reset(d)

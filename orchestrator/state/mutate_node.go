@@ -21,6 +21,7 @@ func (s *Store) registerNode(c RegisterNode) (any, error) {
 		}
 		if old, ok := s.data.Nodes[in.ID]; ok {
 			old.Hostname, old.Addr, old.RaftAddr, old.Capabilities = in.Hostname, in.Addr, in.RaftAddr, in.Capabilities
+			old.Capacity = in.Capacity
 			w.emit("node", "update", in.ID)
 			return nil, nil
 		}

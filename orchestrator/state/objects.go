@@ -34,6 +34,7 @@ type Node struct {
 	StatusMsg    string            `json:"status_msg,omitempty"`
 	StatusAt     time.Time         `json:"status_at,omitzero"`
 	Capabilities Capabilities      `json:"capabilities"`
+	Capacity     Resources         `json:"capacity,omitzero"` // what tasks may reserve; zero: unknown, not checked
 	JoinedAt     time.Time         `json:"joined_at"`
 }
 
@@ -136,6 +137,8 @@ type Data struct {
 	Nodes     map[string]*Node     `json:"nodes"`
 	Networks  map[string]*Network  `json:"networks"`
 	Endpoints map[string]*Endpoint `json:"endpoints"`
+	Services  map[string]*Service  `json:"services"` // absent in snapshots older than services
+	Tasks     map[string]*Task     `json:"tasks"`
 }
 
 func newData() *Data {
@@ -143,6 +146,8 @@ func newData() *Data {
 		Nodes:     map[string]*Node{},
 		Networks:  map[string]*Network{},
 		Endpoints: map[string]*Endpoint{},
+		Services:  map[string]*Service{},
+		Tasks:     map[string]*Task{},
 	}
 }
 

@@ -1,13 +1,17 @@
 package state
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // Event tells a watcher that an object changed after a commit.
 type Event struct {
-	Kind   string // "node", "network", "endpoint"
+	Kind   string // "node", "network", "endpoint", "service", "task"
 	Action string // "create", "update", "delete"
 	ID     string
 }
@@ -17,7 +21,9 @@ type Event struct {
 type Store struct {
 	mu       sync.RWMutex
 	data     *Data
-	ipIndex  map[ipKey]string // (network, ip) -> endpoint ID
+	ipIndex  map[ipKey]string               // (network, ip) -> endpoint ID
+	byName   map[string]string              // service name -> service ID
+	svcTasks map[string]map[string]struct{} // service ID -> its task IDs
 	watchers map[chan Event]struct{}
 	dropped  uint64
 }
@@ -36,6 +42,14 @@ func (s *Store) reset(d *Data) {
 	s.ipIndex = map[ipKey]string{}
 	for id, ep := range d.Endpoints {
 		s.ipIndex[ipKey{ep.NetworkID, ep.IP}] = id
+	}
+	s.byName = map[string]string{}
+	for id, svc := range d.Services {
+		s.byName[svc.Name] = id
+	}
+	s.svcTasks = map[string]map[string]struct{}{}
+	for id, t := range d.Tasks {
+		s.indexTask(t.ServiceID, id)
 	}
 }
 
@@ -104,6 +118,70 @@ func (tx ReadTx) Nodes() []*Node {
 	return out
 }
 
+// Service returns a service by ID. Services are copy-on-write: the
+// object may be kept after View, never changed.
+func (tx ReadTx) Service(id string) *Service { return tx.s.data.Services[id] }
+
+// ServiceByName returns a service by name, or nil.
+func (tx ReadTx) ServiceByName(name string) *Service {
+	return tx.s.data.Services[tx.s.byName[name]]
+}
+
+// Services returns every service, ordered by name.
+func (tx ReadTx) Services() []*Service {
+	out := slices.Collect(maps.Values(tx.s.data.Services))
+	slices.SortFunc(out, func(a, b *Service) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Task returns a task by ID. Tasks are copy-on-write, like services.
+func (tx ReadTx) Task(id string) *Task { return tx.s.data.Tasks[id] }
+
+// Tasks returns the tasks of a service ("" for all), ordered by service,
+// slot, node and creation.
+func (tx ReadTx) Tasks(service string) []*Task {
+	var out []*Task
+	if service == "" {
+		out = slices.Collect(maps.Values(tx.s.data.Tasks))
+	}
+	for id := range tx.s.svcTasks[service] {
+		out = append(out, tx.s.data.Tasks[id])
+	}
+	slices.SortFunc(out, compareTasks)
+	return out
+}
+
+// NodeTasks returns the tasks assigned to a node, ordered like Tasks.
+func (tx ReadTx) NodeTasks(node string) []*Task {
+	var out []*Task
+	for _, t := range tx.s.data.Tasks {
+		if t.NodeID == node {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, compareTasks)
+	return out
+}
+
+func compareTasks(a, b *Task) int {
+	return cmp.Or(strings.Compare(a.ServiceID, b.ServiceID), cmp.Compare(a.Slot, b.Slot),
+		strings.Compare(a.NodeID, b.NodeID), a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+}
+
+func (s *Store) indexTask(service, id string) {
+	if s.svcTasks[service] == nil {
+		s.svcTasks[service] = map[string]struct{}{}
+	}
+	s.svcTasks[service][id] = struct{}{}
+}
+
+func (s *Store) unindexTask(service, id string) {
+	delete(s.svcTasks[service], id)
+	if len(s.svcTasks[service]) == 0 {
+		delete(s.svcTasks, service)
+	}
+}
+
 // NetworkCopy returns a copy of a network, safe to keep.
 func (s *Store) NetworkCopy(id string) (*Network, bool) {
 	s.mu.RLock()
@@ -153,6 +231,13 @@ func (s *Store) Reset() {
 	defer s.mu.Unlock()
 	s.reset(newData())
 	s.publish([]Event{{Kind: "all", Action: "restore"}})
+}
+
+// ServiceCounts returns the number of services and tasks, for metrics.
+func (s *Store) ServiceCounts() (services, tasks int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.data.Services), len(s.data.Tasks)
 }
 
 // Counts returns object counts for metrics.

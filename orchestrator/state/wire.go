@@ -14,6 +14,14 @@ var resultTypes = map[CommandType]func() any{
 	CmdSetGateway:     func() any { return new(string) },
 	CmdClaimBlock:     func() any { return new(string) },
 	CmdReserveAddress: func() any { return new(string) },
+	CmdCreateService:  func() any { return new(Service) },
+	CmdUpdateService:  func() any { return new(Service) },
+
+	CmdSetEndpointStatus: func() any { return new(int) },
+	CmdCreateTasks:       func() any { return new(int) },
+	CmdUpdateTasks:       func() any { return new(int) },
+	CmdSetTaskStatus:     func() any { return new(int) },
+	CmdDeleteTasks:       func() any { return new(int) },
 }
 
 // DecodeResult turns a forwarded result back into the FSM's value.
@@ -26,8 +34,11 @@ func DecodeResult(t CommandType, raw json.RawMessage) (any, error) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, fmt.Errorf("state: decode result of command %d: %w", t, err)
 	}
-	if s, ok := v.(*string); ok {
-		return *s, nil
+	switch p := v.(type) {
+	case *string:
+		return *p, nil
+	case *int:
+		return *p, nil
 	}
 	return v, nil
 }
