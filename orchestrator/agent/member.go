@@ -33,6 +33,9 @@ func (rep *replica) Propose(ctx context.Context, cmd state.Command) (any, error)
 // IsLeader reports whether this node leads.
 func (rep *replica) IsLeader() bool { return rep.member().IsLeader() }
 
+// WaitApplied blocks until the local FSM has applied every committed entry.
+func (rep *replica) WaitApplied(ctx context.Context) error { return rep.member().WaitApplied(ctx) }
+
 // LeaderID is the leader's node ID.
 func (rep *replica) LeaderID() string { return rep.member().LeaderID() }
 
@@ -59,3 +62,9 @@ func (rep *replica) close() error {
 	rep.r = nil
 	return err
 }
+
+// leaderView is the replica with the store's commit feed, for the loops
+// that act only on the leader.
+type leaderView struct{ *replica }
+
+func (l leaderView) Watch() (<-chan state.Event, func()) { return l.Store.Watch() }

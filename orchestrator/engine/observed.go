@@ -9,8 +9,13 @@ import (
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
-// ServiceLabel makes a hand-run container a member of a service.
-const ServiceLabel = "xo.service"
+// Labels of service containers: xo.service makes a container (hand-run
+// or a task) a member of a service; the executor adds xo.task to the
+// containers of the tasks it runs.
+const (
+	ServiceLabel = "xo.service"
+	TaskLabel    = "xo.task"
+)
 
 // Observed is what an inspect says of each of the container's endpoints,
 // by endpoint ID.
@@ -27,7 +32,7 @@ func Observed(in container.InspectResponse) map[string]state.EndpointUpdate {
 		}
 	}
 	if in.Config != nil {
-		st.Service = in.Config.Labels[ServiceLabel]
+		st.Service, st.Task = in.Config.Labels[ServiceLabel], in.Config.Labels[TaskLabel]
 	}
 	out := map[string]state.EndpointUpdate{}
 	for _, es := range in.NetworkSettings.Networks {

@@ -118,7 +118,8 @@ type EndpointStatus struct {
 	Aliases []string `json:"aliases,omitempty"` // network aliases, without the container name
 	Running bool     `json:"running,omitempty"`
 	Health  string   `json:"health,omitempty"`
-	Service string   `json:"service,omitempty"` // label xo.service of a hand-run member
+	Service string   `json:"service,omitempty"` // label xo.service: the service it belongs to
+	Task    string   `json:"task,omitempty"`    // label xo.task: the managed task it runs ("" when hand-run)
 }
 
 // InService: running and, with a healthcheck, healthy.
@@ -128,7 +129,8 @@ func (s EndpointStatus) InService() bool {
 
 // Equal compares two statuses.
 func (s EndpointStatus) Equal(o EndpointStatus) bool {
-	return s.Running == o.Running && s.Health == o.Health && s.Service == o.Service && slices.Equal(s.Aliases, o.Aliases)
+	return s.Running == o.Running && s.Health == o.Health && s.Service == o.Service && s.Task == o.Task &&
+		slices.Equal(s.Aliases, o.Aliases)
 }
 
 // Data is everything the FSM replicates; it is also the snapshot format.

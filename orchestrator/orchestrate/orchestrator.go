@@ -1,0 +1,284 @@
+// Package orchestrate is the leader's orchestration loop. It runs on
+// every agent and acts only while this node is the raft leader: it turns
+// the pure decisions of orchestrator/reconcile and orchestrator/scheduler
+// into writes, reaps the tasks nobody needs any more, and keeps the
+// external services of hand-run containers (label xo.service) in step
+// with their endpoints.
+//
+// A pass reads the state, decides, and writes, step by step:
+//
+//  1. reconcile every managed service (replicated or global): new tasks
+//     first (CreateTasks), then the stops (UpdateTasks), batched across
+//     services;
+//  2. schedule the pending tasks (UpdateTasks);
+//  3. reap: delete removed and orphaned tasks, trim each slot's history;
+//  4. create the external services of labelled endpoints, remove those
+//     whose endpoints are gone for Options.ExternalGrace.
+//
+// Passes run when this node becomes leader (the whole state at once: a
+// new leader finishes its predecessor's job, and the FSM refuses the
+// duplicate tasks a stale plan would add), after store commits of
+// services, tasks and nodes (debounced), when a plan asks to be woken (a
+// restart delay or a node's grace period ends), and every Options.Period.
+package orchestrate
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xoverlay/xoverlay/orchestrator/engine"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
+)
+
+// Cluster is what the orchestrator needs of this node's cluster member:
+// its replica (View, Watch), writes (Propose) and whether it leads.
+// A Cluster that also has WaitApplied(ctx) error is asked to apply every
+// committed entry before a new leader's first pass.
+type Cluster interface {
+	Propose(ctx context.Context, cmd state.Command) (any, error)
+	View(fn func(state.ReadTx))
+	Watch() (<-chan state.Event, func())
+	IsLeader() bool
+}
+
+// applyWaiter is the optional part of a Cluster: raft replays committed
+// entries into the FSM asynchronously, so a new leader may read a state
+// behind the log.
+type applyWaiter interface {
+	WaitApplied(ctx context.Context) error
+}
+
+// Options tunes the orchestrator; zero values take the defaults.
+type Options struct {
+	// DownGrace is how long the tasks of a node marked down stay there
+	// before they are replaced elsewhere. Default 0: the status down
+	// already includes the heartbeat grace.
+	DownGrace time.Duration
+	// ExternalGrace is how long an external service stays without
+	// endpoints before it is removed. Default 1 minute.
+	ExternalGrace time.Duration
+	// Debounce coalesces a burst of commits into one pass. Default 10ms.
+	Debounce time.Duration
+	// Period is the interval of the passes nobody asked for. Default 10s.
+	Period time.Duration
+	// LeaderPoll is how often leadership is checked: the cluster member
+	// offers no leadership notifications. Default 250ms.
+	LeaderPoll time.Duration
+	// Now is the clock of decisions and timestamps. Default time.Now.
+	Now func() time.Time
+	// NewID makes task and service IDs. Default NewID.
+	NewID func() string
+}
+
+func (o Options) withDefaults() Options {
+	if o.ExternalGrace <= 0 {
+		o.ExternalGrace = time.Minute
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = 10 * time.Millisecond
+	}
+	if o.Period <= 0 {
+		o.Period = 10 * time.Second
+	}
+	if o.LeaderPoll <= 0 {
+		o.LeaderPoll = 250 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = NewID
+	}
+	return o
+}
+
+// Orchestrator is the leader's orchestration loop.
+type Orchestrator struct {
+	cluster Cluster
+	log     *slog.Logger
+	opts    Options
+	m       *metrics
+
+	// Owned by the pass (never concurrent with itself); reset when
+	// leadership begins.
+	ext     externals
+	retry   time.Duration // after a failed pass: 1s doubling to 30s
+	lastErr string
+}
+
+// New returns an orchestrator over cluster; it starts nothing. Its
+// metrics go to reg (nil: none).
+func New(cluster Cluster, log *slog.Logger, reg prometheus.Registerer, opts Options) *Orchestrator {
+	return &Orchestrator{cluster: cluster, log: log, opts: opts.withDefaults(), m: newMetrics(reg, log)}
+}
+
+// Run orchestrates while this node leads, until ctx ends.
+func (o *Orchestrator) Run(ctx context.Context) {
+	tick := time.NewTicker(o.opts.LeaderPoll)
+	defer tick.Stop()
+	for {
+		if o.cluster.IsLeader() {
+			o.lead(ctx, tick.C)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// lead runs the passes until leadership ends (checked at every tick) or
+// ctx does.
+func (o *Orchestrator) lead(ctx context.Context, tick <-chan time.Time) {
+	o.log.Info("leading: orchestrating services")
+	o.m.leader.Set(1)
+	defer o.m.leader.Set(0)
+	defer o.m.unschedulable.Set(0)
+	o.ext = externals{seen: map[string]time.Time{}, bad: map[string]bool{}}
+	o.retry, o.lastErr = 0, ""
+
+	lctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if w, ok := o.cluster.(applyWaiter); ok {
+			if err := w.WaitApplied(lctx); err != nil {
+				o.log.Warn("leading without the whole log applied", "err", err)
+			}
+		}
+		engine.RunLoop(lctx, o.cluster.Watch, o.relevant, o.opts.Debounce, o.opts.Period, o.pass)
+	})
+	defer wg.Wait()
+	defer cancel()
+	for o.cluster.IsLeader() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+	}
+	o.log.Info("no longer leader: orchestration stopped")
+}
+
+// relevant says whether a commit may change a decision: services, tasks
+// and nodes; endpoints only when they may add or remove an external
+// service (a deletion, or a label whose service does not exist).
+func (o *Orchestrator) relevant(e state.Event) bool {
+	switch e.Kind {
+	case "service", "task", "node", "all":
+		return true
+	case "endpoint":
+		if e.Action == "delete" {
+			return true
+		}
+		need := false
+		o.cluster.View(func(tx state.ReadTx) {
+			if ep := tx.Endpoint(e.ID); ep != nil && ep.Service != "" {
+				need = tx.ServiceByName(ep.Service) == nil
+			}
+		})
+		return need
+	}
+	return false
+}
+
+// pass is one orchestration pass; it returns when to run again (a wall
+// clock time for RunLoop; zero: only on events and the period).
+func (o *Orchestrator) pass(ctx context.Context) time.Time {
+	if !o.cluster.IsLeader() {
+		return time.Time{}
+	}
+	start := time.Now()
+	defer func() { o.m.duration.Observe(time.Since(start).Seconds()) }()
+	now := o.opts.Now()
+	wake, err := o.orchestrate(ctx, now)
+	if err != nil {
+		if errors.Is(err, errNotLeader) || ctx.Err() != nil {
+			return time.Time{}
+		}
+		o.retry = min(max(2*o.retry, time.Second), 30*time.Second)
+		if msg := err.Error(); msg != o.lastErr {
+			o.log.Warn("orchestration pass failed; will retry", "err", err, "retry_in", o.retry)
+			o.lastErr = msg
+		}
+		return start.Add(o.retry)
+	}
+	if o.lastErr != "" {
+		o.log.Info("orchestration pass succeeded again")
+	}
+	o.retry, o.lastErr = 0, ""
+	if wake.IsZero() {
+		return time.Time{}
+	}
+	return start.Add(wake.Sub(now)) // the injected clock's time, on the wall clock
+}
+
+// metrics are the orchestrator's Prometheus series.
+type metrics struct {
+	leader        prometheus.Gauge
+	duration      prometheus.Histogram
+	created       prometheus.Counter
+	stopped       *prometheus.CounterVec // by the desired state given: shutdown, remove, complete
+	unschedulable prometheus.Gauge
+}
+
+// newMetrics makes the series and registers them with reg (nil: none).
+// A series that cannot be registered still counts, unexported.
+func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
+	m := &metrics{
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xo_orchestrator_leader",
+			Help: "1 while this node's orchestrator acts (it is the raft leader).",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xo_orchestrator_reconcile_seconds",
+			Help:    "Time of one orchestration pass: reconcile, schedule, reap, external services.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		created: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xo_orchestrator_tasks_created_total",
+			Help: "Tasks created by the orchestrator (new slots, replacements, moves).",
+		}),
+		stopped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xo_orchestrator_tasks_stopped_total",
+			Help: "Tasks the orchestrator stopped, by reason: shutdown (replaced or moved), remove (scaled down, " +
+				"node left), complete (not restarted under the restart policy).",
+		}, []string{"reason"}),
+		unschedulable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xo_orchestrator_unschedulable_tasks",
+			Help: "Pending tasks no node can take, at the last pass.",
+		}),
+	}
+	if reg == nil {
+		return m
+	}
+	for _, c := range []prometheus.Collector{m.leader, m.duration, m.created, m.stopped, m.unschedulable} {
+		if err := reg.Register(c); err != nil {
+			log.Warn("orchestrator metric not exported", "err", err)
+		}
+	}
+	return m
+}
+
+// NewID returns a random ID like Swarm's: 128 bits in base 36, 25
+// lowercase characters.
+func NewID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	s := new(big.Int).SetBytes(b).Text(36)
+	return strings.Repeat("0", 25-len(s)) + s
+}
+
+// errorf wraps an error with the package's prefix.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("orchestrate: "+format, args...)
+}

@@ -1,0 +1,275 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/xoverlay/xoverlay/orchestrator/reconcile"
+	"github.com/xoverlay/xoverlay/orchestrator/scheduler"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
+)
+
+// maxBatch bounds the items of one write: a raft entry stays small
+// (a forwarded proposal's body is limited to 1 MiB).
+const maxBatch = 500
+
+// errNotLeader ends a pass whose node lost the lead: its later steps
+// would decide from a state the new leader is changing.
+var errNotLeader = errors.New("orchestrate: no longer the leader")
+
+// orchestrate runs the steps of one pass at now and returns when the
+// state asks for the next one (zero: no time). A failing step does not
+// keep the others from running; losing the lead does.
+func (o *Orchestrator) orchestrate(ctx context.Context, now time.Time) (time.Time, error) {
+	var wake time.Time
+	steps := []func() error{
+		func() (err error) { wake, err = o.reconcile(ctx, now); return err },
+		func() error { return o.schedule(ctx, now) },
+		func() error { return o.reap(ctx) },
+		func() error {
+			at, err := o.syncExternal(ctx, now)
+			wake = earliest(wake, at)
+			return err
+		},
+	}
+	var errs []error
+	for _, step := range steps {
+		if ctx.Err() != nil || !o.cluster.IsLeader() {
+			return time.Time{}, errNotLeader
+		}
+		errs = append(errs, step())
+	}
+	return wake, errors.Join(errs...)
+}
+
+// reconcile plans every managed service from one view, then proposes
+// the new tasks of all plans before their stops: the FSM accepts a
+// replacement only while the task it replaces is live.
+func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time, error) {
+	var plans []reconcile.Plan
+	var wake time.Time
+	names := map[string]string{}
+	pol := reconcile.Policy{DownGrace: o.opts.DownGrace}
+	o.cluster.View(func(tx state.ReadTx) {
+		nodes := tx.Nodes()
+		for _, svc := range tx.Services() {
+			if svc.External {
+				continue
+			}
+			var p reconcile.Plan
+			if svc.Global() {
+				p = reconcile.Global(svc, tx.Tasks(svc.ID), nodes, now)
+			} else {
+				p = reconcile.Replicated(svc, tx.Tasks(svc.ID), nodes, now, pol)
+			}
+			wake = earliest(wake, p.Wake)
+			if !p.Empty() {
+				plans = append(plans, p)
+				names[svc.ID] = svc.Name
+			}
+		}
+	})
+	if len(plans) == 0 {
+		return wake, nil
+	}
+	creates := make([]group[state.Task], 0, len(plans))
+	for _, p := range plans {
+		if ts := p.Tasks(o.opts.NewID, now); len(ts) > 0 {
+			creates = append(creates, group[state.Task]{key: p.ServiceID, items: ts})
+		}
+	}
+	created, failedC := proposeGroups(ctx, o.cluster, creates, func(ts []state.Task) state.Command {
+		return state.CreateTasks{Tasks: ts}
+	})
+	o.m.created.Add(float64(created))
+	stops := make([]group[state.TaskUpdate], 0, len(plans))
+	for _, p := range plans {
+		if _, failed := failedC[p.ServiceID]; !failed && len(p.Stop) > 0 {
+			stops = append(stops, group[state.TaskUpdate]{key: p.ServiceID, items: p.Updates()})
+		}
+	}
+	_, failedS := proposeGroups(ctx, o.cluster, stops, func(us []state.TaskUpdate) state.Command {
+		return state.UpdateTasks{Updates: us}
+	})
+	for _, p := range plans {
+		_, fc := failedC[p.ServiceID]
+		_, fs := failedS[p.ServiceID]
+		if fc || fs {
+			continue
+		}
+		for _, s := range p.Stop {
+			o.m.stopped.WithLabelValues(string(s.Desired)).Inc()
+		}
+		o.log.Debug("service reconciled", "service", names[p.ServiceID], "created", len(p.Create), "restarted", len(p.Restart),
+			"stopped", len(p.Stop))
+	}
+	if created > 0 || len(stops) > 0 {
+		o.log.Info("services reconciled", "services", len(plans), "tasks_created", created)
+	}
+	return wake, failures("reconcile", names, failedC, failedS)
+}
+
+// schedule places the pending tasks, or records why they cannot be.
+func (o *Orchestrator) schedule(ctx context.Context, now time.Time) error {
+	var ups []state.TaskUpdate
+	unplaced := 0
+	service := map[string]string{} // task -> service ID
+	names := map[string]string{}   // service ID -> name
+	o.cluster.View(func(tx state.ReadTx) {
+		svcs := map[string]*state.Service{}
+		for _, svc := range tx.Services() {
+			svcs[svc.ID] = svc
+			names[svc.ID] = svc.Name
+		}
+		all := tx.Tasks("")
+		pending := scheduler.Pending(all)
+		if len(pending) == 0 {
+			return
+		}
+		for _, t := range pending {
+			service[t.ID] = t.ServiceID
+		}
+		ds := scheduler.Schedule(pending, svcs, tx.Nodes(), all)
+		for _, d := range ds {
+			if d.NodeID == "" {
+				unplaced++
+			}
+		}
+		ups = scheduler.Updates(ds, pending, now)
+	})
+	o.m.unschedulable.Set(float64(unplaced))
+	if len(ups) == 0 {
+		return nil
+	}
+	byService := map[string]int{} // service ID -> index in groups
+	var groups []group[state.TaskUpdate]
+	for _, u := range ups {
+		svc := service[u.ID]
+		i, ok := byService[svc]
+		if !ok {
+			i = len(groups)
+			byService[svc] = i
+			groups = append(groups, group[state.TaskUpdate]{key: svc})
+		}
+		groups[i].items = append(groups[i].items, u)
+	}
+	_, failed := proposeGroups(ctx, o.cluster, groups, func(us []state.TaskUpdate) state.Command {
+		return state.UpdateTasks{Updates: us}
+	})
+	type stuck struct{ service, reason string }
+	var order []stuck
+	count := map[stuck]int{} // a new reason, logged once per service
+	for _, u := range ups {
+		if _, bad := failed[service[u.ID]]; bad {
+			continue
+		}
+		if u.NodeID != "" {
+			o.log.Debug("task assigned", "task", u.ID, "service", names[service[u.ID]], "node", u.NodeID)
+			continue
+		}
+		k := stuck{names[service[u.ID]], u.Status.Err}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	for _, k := range order {
+		o.log.Info("tasks cannot be placed", "service", k.service, "tasks", count[k], "reason", k.reason)
+	}
+	return failures("schedule", names, failed)
+}
+
+// group is the items of one service, proposed together.
+type group[T any] struct {
+	key   string // service ID
+	items []T
+}
+
+// proposeGroups proposes the groups' items in writes of at most maxBatch
+// items, whole groups together where they fit. When a write of several
+// groups fails, each is proposed alone, so one bad service fails only
+// itself. It returns the sum of the FSM's counts and the error of each
+// group that failed, by key.
+func proposeGroups[T any](ctx context.Context, c Cluster, groups []group[T], mk func([]T) state.Command) (int, map[string]error) {
+	total := 0
+	failed := map[string]error{}
+	var batch []group[T]
+	size := 0
+	write := func(items []T) (int, error) {
+		v, err := c.Propose(ctx, mk(items))
+		n, _ := v.(int)
+		return n, err
+	}
+	flush := func() {
+		defer func() { batch, size = nil, 0 }()
+		if len(batch) == 0 {
+			return
+		}
+		var items []T
+		for _, g := range batch {
+			items = append(items, g.items...)
+		}
+		n, err := write(items)
+		total += n
+		if err == nil {
+			return
+		}
+		if len(batch) == 1 || ctx.Err() != nil {
+			for _, g := range batch {
+				failed[g.key] = err
+			}
+			return
+		}
+		for _, g := range batch {
+			n, err := write(g.items)
+			total += n
+			if err != nil {
+				failed[g.key] = err
+			}
+		}
+	}
+	for _, g := range groups {
+		if size+len(g.items) > maxBatch {
+			flush()
+		}
+		for len(g.items) > maxBatch { // one group alone too large: split it
+			n, err := write(g.items[:maxBatch])
+			total += n
+			if err != nil {
+				failed[g.key] = err
+			}
+			g.items = g.items[maxBatch:]
+		}
+		batch = append(batch, g)
+		size += len(g.items)
+	}
+	flush()
+	return total, failed
+}
+
+// failures turns the failed groups of a step into one error.
+func failures(step string, names map[string]string, failed ...map[string]error) error {
+	var errs []error
+	for _, f := range failed {
+		for _, id := range slices.Sorted(maps.Keys(f)) {
+			err := f[id]
+			name := names[id]
+			if name == "" {
+				name = id
+			}
+			errs = append(errs, errorf("%s: service %s: %w", step, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// earliest returns the earlier of two times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
