@@ -18,6 +18,7 @@ import (
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/netdriver/kernel"
 	"github.com/xoverlay/xoverlay/orchestrator/engine"
+	"github.com/xoverlay/xoverlay/orchestrator/executor"
 	"github.com/xoverlay/xoverlay/orchestrator/orchestrate"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 	"github.com/xoverlay/xoverlay/plugins"
@@ -100,6 +101,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.caKeyLoop(loops, rep, id, log) })
 	// After the plugin socket serves: creating a network copy calls the plugin.
 	a.startControllers(loops, &wg, rep.Store, rep, drv, docker, id, log)
+	ex := executor.New(docker, leaderView{rep}, id, log.With("component", "executor"), a.reg)
+	wg.Go(func() { ex.Run(loops) })
 	orch := orchestrate.New(leaderView{rep}, log.With("component", "orchestrator"), a.reg, orchestrate.Options{})
 	wg.Go(func() { orch.Run(loops) })
 	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr,
