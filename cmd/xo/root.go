@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newClusterCmd(opts),
 		newNodeCmd(opts),
 		newNetworkCmd(opts),
+		newServiceCmd(opts),
 	)
 	return cmd
 }

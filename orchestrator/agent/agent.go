@@ -17,6 +17,7 @@ import (
 
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/netdriver/kernel"
+	"github.com/xoverlay/xoverlay/orchestrator/cluster"
 	"github.com/xoverlay/xoverlay/orchestrator/engine"
 	"github.com/xoverlay/xoverlay/orchestrator/executor"
 	"github.com/xoverlay/xoverlay/orchestrator/orchestrate"
@@ -81,6 +82,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		return err
 	}
 	o := &ops{a: a, rep: rep, id: id, docker: docker, log: log.With("component", "ops")}
+	unregister := cluster.RegisterLogSource(id, o.logSource())
+	stack.push("log source", func() error { unregister(); return nil })
 	if err := a.serveAPI(&stack, rep, o, id, log.With("component", "api")); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/xoverlay/xoverlay/orchestrator/api"
+	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
 // Ops is what the agent does for the API. IDs are resolved node/network IDs.
@@ -26,6 +27,18 @@ type Ops interface {
 	NodeUpdate(ctx context.Context, id string, req api.NodeUpdateRequest) error
 	NetworkCreate(ctx context.Context, req api.NetworkCreateRequest) (networkID string, err error)
 	NetworkRemove(ctx context.Context, id string) error
+	// ServiceCreate stores a service with a new ID and returns the ID
+	// (that of an external service of the same name, which it adopts).
+	// The spec is checked against the cluster and its networks are IDs.
+	ServiceCreate(ctx context.Context, spec state.ServiceSpec) (serviceID string, err error)
+	// ServiceUpdate replaces a service's spec, made from its SpecVersion
+	// version (0 skips the check).
+	ServiceUpdate(ctx context.Context, id string, version uint64, spec state.ServiceSpec) error
+	ServiceRemove(ctx context.Context, id string) error
+	// TaskLogs calls emit with each line of a task container's logs, read
+	// from the engine of its node, until they end or ctx does. A
+	// container that is gone has no lines.
+	TaskLogs(ctx context.Context, req LogsRequest, emit func(api.LogLine) error) error
 }
 
 // ErrUnavailable is the class of Ops errors that mean "try again soon":

@@ -47,6 +47,7 @@ func (c *Raft) serveRPC() {
 	mux.HandleFunc("POST /rpc/v1/member", c.manager(c.handleMember))
 	mux.HandleFunc("POST /rpc/v1/cakey", c.manager(c.handleCAKey))
 	mux.HandleFunc("POST /rpc/v1/join", c.handleJoin)
+	mux.HandleFunc("GET /rpc/v1/logs", c.node(c.handleLogs))
 	c.rpc = &http.Server{Handler: mux, ConnContext: connContext, ReadHeaderTimeout: 10 * time.Second}
 	l := c.cfg.Net.RPCListener()
 	c.wg.Go(func() { _ = c.rpc.Serve(l) })

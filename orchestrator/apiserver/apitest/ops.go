@@ -30,6 +30,9 @@ type Ops struct {
 	// CreateDelay is how long a created network stays pending (unnamed,
 	// on no engine) before it is attached and named.
 	CreateDelay time.Duration
+	// Logs are the lines TaskLogs emits, by container ID; with Follow it
+	// then waits for the request to end.
+	Logs map[string][]api.LogLine
 
 	mu     sync.Mutex
 	calls  []string
