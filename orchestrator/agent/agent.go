@@ -129,7 +129,7 @@ func (a *Agent) register(ctx context.Context, rep *replica, id, engine string) e
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: state.RoleManager,
-		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities()}
+		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities(), Capacity: probeCapacity()}
 	node.Capabilities.Engine = engine
 	if cf, _, err := a.loadCluster(); err != nil {
 		return err
@@ -140,7 +140,7 @@ func (a *Agent) register(ctx context.Context, rep *replica, id, engine string) e
 	rep.View(func(tx state.ReadTx) {
 		if old := tx.Node(id); old != nil {
 			same = old.Hostname == node.Hostname && old.Addr == node.Addr && old.RaftAddr == node.RaftAddr &&
-				old.Capabilities == node.Capabilities
+				old.Capabilities == node.Capabilities && old.Capacity == node.Capacity
 		}
 	})
 	if same {

@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"bufio"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/google/nftables"
@@ -52,4 +55,26 @@ func DataPlane(c state.Capabilities) string {
 		return DataPlaneNFTables
 	}
 	return DataPlaneUserspace
+}
+
+// probeCapacity is what tasks may reserve on this host: its CPUs and its
+// memory (MemTotal). A value it cannot read stays 0: unknown, not checked.
+func probeCapacity() state.Resources {
+	r := state.Resources{NanoCPUs: int64(runtime.NumCPU()) * 1e9}
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return r
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			if kb, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
+				r.MemoryBytes = kb * 1024
+			}
+			break
+		}
+	}
+	return r
 }

@@ -76,7 +76,7 @@ func (o *ops) ClusterInit(ctx context.Context, req api.ClusterInitRequest) (api.
 	for _, cmd := range []state.Command{
 		state.SetCluster{Cluster: cl},
 		state.RegisterNode{Node: state.Node{ID: o.id, Hostname: o.a.cfg.Hostname, Addr: ip, RaftAddr: raftAddr,
-			Role: state.RoleManager, Capabilities: o.capabilities(ctx), JoinedAt: now}},
+			Role: state.RoleManager, Capabilities: o.capabilities(ctx), Capacity: probeCapacity(), JoinedAt: now}},
 	} {
 		if _, err := o.rep.Propose(ctx, cmd); err != nil {
 			_ = n.Close()
@@ -129,7 +129,7 @@ func (o *ops) ClusterJoin(ctx context.Context, req api.ClusterJoinRequest) (api.
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	resp, err := cluster.Join(ctx, req.RemoteAddr, cluster.JoinRequest{
 		Token: req.Token, NodeID: o.id, Hostname: o.a.cfg.Hostname, Addr: ip, RaftAddr: raftAddr,
-		PublicKey: pub, Capabilities: o.capabilities(ctx),
+		PublicKey: pub, Capabilities: o.capabilities(ctx), Capacity: probeCapacity(),
 	})
 	if err != nil {
 		return info, fmt.Errorf("%w: %w", state.ErrInvalid, err)

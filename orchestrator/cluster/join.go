@@ -26,6 +26,7 @@ type JoinRequest struct {
 	RaftAddr     string             `json:"raft_addr"` // host:port
 	PublicKey    []byte             `json:"public_key"`
 	Capabilities state.Capabilities `json:"capabilities"`
+	Capacity     state.Resources    `json:"capacity,omitzero"`
 }
 
 // JoinResponse is the joiner's identity in the cluster.
@@ -127,7 +128,7 @@ func (c *Raft) admit(ctx context.Context, req JoinRequest) (JoinResponse, int, e
 	}
 	node := state.Node{
 		ID: req.NodeID, Hostname: req.Hostname, Addr: req.Addr, RaftAddr: req.RaftAddr, Role: out.Role,
-		Capabilities: req.Capabilities, JoinedAt: time.Now().UTC(),
+		Capabilities: req.Capabilities, Capacity: req.Capacity, JoinedAt: time.Now().UTC(),
 	}
 	if _, err := c.Propose(ctx, state.RegisterNode{Node: node}); err != nil {
 		return out, http.StatusServiceUnavailable, fmt.Errorf("record node: %w", err)
