@@ -74,6 +74,17 @@ func (f *forwarder) ServeDNS(ctx context.Context, q *request) (int, error) {
 		f.m.cacheMisses.Inc()
 	}
 	q.source = srcForward
+	if q.detachable {
+		q.key = key
+		return rcodeLater, nil
+	}
+	return f.upstream(ctx, q, key)
+}
+
+// upstream answers q from the upstreams: the second half of ServeDNS,
+// after a cache miss, which Server.serve runs on a goroutine of its own
+// when q's writer can be detached.
+func (f *forwarder) upstream(ctx context.Context, q *request, key cacheKey) (int, error) {
 	v, err, _ := f.group.Do(key.String(), func() (any, error) {
 		return f.resolve(ctx, q, key)
 	})

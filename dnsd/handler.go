@@ -41,6 +41,12 @@ func buildChain(rl *rateLimit, cl *cluster, fw *forwarder) handler {
 // rcodeDrop is returned by a stage that wants no reply sent at all.
 const rcodeDrop = -1
 
+// rcodeLater is returned by the forward stage for a query it asks
+// upstream and whose writer can be detached (request.detachable): the
+// server answers it from a goroutine of its own (Server.serve, resumed),
+// so that the other queries of a UDPServer batch need not wait.
+const rcodeLater = -2
+
 // written tells whether a stage that returned rcode has written the
 // reply itself, as CoreDNS's plugin.ClientWrite does.
 func written(rcode int) bool {
@@ -83,6 +89,10 @@ type request struct {
 	qtype  uint16
 	source int // srcLocal...
 
+	// detachable: w is a Detacher, so forwarding may go on elsewhere.
+	detachable bool
+	key        cacheKey // the forwarded question, when resumed
+
 	written bool
 	rcode   int
 
@@ -102,7 +112,12 @@ type request struct {
 // reset prepares a pooled request for the query r from w.
 func (q *request) reset(w dns.ResponseWriter, r *dns.Msg) {
 	q.w, q.r = w, r
-	q.src, q.tcp = sourceOf(w.RemoteAddr())
+	if uw, ok := w.(*udpWriter); ok { // UDPServer: no net.Addr to allocate
+		q.src, q.tcp, q.detachable = uw.from.addrPort().Addr().Unmap().WithZone(""), false, true
+	} else {
+		q.src, q.tcp = sourceOf(w.RemoteAddr())
+		_, q.detachable = w.(Detacher)
+	}
 	q.opt = r.IsEdns0()
 	q.size = dns.MinMsgSize
 	if q.opt != nil {
@@ -119,6 +134,7 @@ func (q *request) reset(w dns.ResponseWriter, r *dns.Msg) {
 // release drops the references a pooled request holds.
 func (q *request) release() {
 	q.w, q.r, q.opt = nil, nil, nil
+	q.key = cacheKey{}
 	q.reply = dns.Msg{}
 	clear(q.rrs[:cap(q.rrs)])
 	q.extra[0] = nil

@@ -15,12 +15,23 @@ var _ dns.Handler = (*Server)(nil)
 
 // ServeDNS answers one query: the whole query path, also usable without
 // a socket (tests, fuzzing). It never panics: a panic in a stage is
-// recovered, counted and answered SERVFAIL.
+// recovered, counted and answered SERVFAIL. With a writer of UDPServer
+// (a Detacher), a query asked upstream is answered from a goroutine of
+// the Server's own, and ServeDNS returns at once.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	start := time.Now()
 	q := s.pool.Get().(*request)
 	q.reset(w, r)
 	q.host = s.isHost(q.src)
+	s.serve(q, start, false)
+}
+
+// serve runs q through the chain, or (resumed) through the upstream half
+// of the forward stage, and finishes it: error reply, metrics, release.
+func (s *Server) serve(q *request, start time.Time, resumed bool) {
+	if resumed {
+		defer q.w.Close() // answered or not: UDPServer.Shutdown need not wait
+	}
 	finished := false
 	defer func() {
 		if !finished {
@@ -28,8 +39,18 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}()
 
-	rcode, _ := s.chain.ServeDNS(s.ctx, q)
+	var rcode int
+	if resumed {
+		rcode, _ = s.fwd.upstream(s.ctx, q, q.key)
+	} else {
+		rcode, _ = s.chain.ServeDNS(s.ctx, q)
+	}
 	switch {
+	case rcode == rcodeLater:
+		q.w = q.w.(Detacher).Detach()
+		finished = true
+		s.wg.Go(func() { s.serve(q, start, true) })
+		return
 	case q.written:
 		rcode = q.rcode
 	case rcode == rcodeDrop:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -32,11 +33,12 @@ type Server struct {
 
 	updateMu sync.Mutex // serialises Update, so the newest snapshot wins
 
-	mu      sync.Mutex
-	state   int // stateNew, stateStarted, stateStopped
-	servers []*dns.Server
-	addr    string
-	wg      sync.WaitGroup // the serving goroutines
+	mu    sync.Mutex
+	state int // stateNew, stateStarted, stateStopped
+	tcp   *dns.Server
+	udp   *UDPServer
+	addr  string
+	wg    sync.WaitGroup // the serving goroutines, and forwarded queries
 
 	lastPanicLog atomic.Int64
 }
@@ -111,8 +113,9 @@ func (s *Server) Addr() string {
 }
 
 // Start binds UDP and TCP on Config.Addr and returns once both serve, or
-// the error that kept one from binding. The serving goroutines belong to
-// the Server and end in Shutdown.
+// the error that kept one from binding. UDP is served by a UDPServer
+// (GOMAXPROCS workers on one socket), TCP by miekg/dns's dns.Server. The
+// serving goroutines belong to the Server and end in Shutdown.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,38 +129,39 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	servers := []*dns.Server{
-		{PacketConn: pc, UDPSize: maxUDPReply},
-		{Listener: ln},
+	udp, err := newUDPServer(pc.(*net.UDPConn), 0, s)
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return err
 	}
-	started := make(chan struct{}, len(servers))
-	failed := make(chan error, len(servers))
-	for _, srv := range servers {
-		srv.Handler = s
-		srv.MsgAcceptFunc = acceptQuery
-		srv.MsgInvalidFunc = func([]byte, error) { s.m.malformed.Inc() }
-		srv.NotifyStartedFunc = func() { started <- struct{}{} }
-		s.wg.Go(func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				failed <- err
-			}
-		})
-	}
-	for range servers {
-		select {
-		case <-started:
-		case err := <-failed:
-			for _, srv := range servers {
-				_ = srv.Shutdown() // those that started
-			}
-			pc.Close()
-			ln.Close()
-			s.wg.Wait()
-			return fmt.Errorf("dnsd: serve %s: %w", s.cfg.Addr, err)
+	udp.MsgAcceptFunc = acceptQuery
+	udp.MsgInvalidFunc = func([]byte, error) { s.m.malformed.Inc() }
+	tcp := &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptQuery,
+		MsgInvalidFunc: udp.MsgInvalidFunc}
+	started := make(chan struct{}, 1)
+	failed := make(chan error, 2)
+	tcp.NotifyStartedFunc = func() { started <- struct{}{} }
+	s.wg.Go(func() {
+		if err := tcp.ActivateAndServe(); err != nil {
+			failed <- err
 		}
+	})
+	select {
+	case <-started:
+	case err := <-failed:
+		_ = udp.Shutdown(context.Background())
+		ln.Close()
+		s.wg.Wait()
+		return fmt.Errorf("dnsd: serve %s: %w", s.cfg.Addr, err)
 	}
-	s.servers, s.addr, s.state = servers, pc.LocalAddr().String(), stateStarted
-	// Errors after a successful start mean the socket broke; say so.
+	s.wg.Go(func() {
+		if err := udp.Serve(); err != nil {
+			failed <- err
+		}
+	})
+	s.tcp, s.udp, s.addr, s.state = tcp, udp, pc.LocalAddr().String(), stateStarted
+	// Errors after a successful start mean a socket broke; say so.
 	s.wg.Go(func() {
 		select {
 		case err := <-failed:
@@ -170,21 +174,23 @@ func (s *Server) Start() error {
 }
 
 // Shutdown stops serving UDP and TCP, aborts forwarded queries and waits
-// for the query handlers and serving goroutines to end, or for ctx.
+// for the query handlers (also those answering forwarded queries on their
+// own goroutines) and serving goroutines to end, or for ctx.
 // A shut down server cannot be started again.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	servers := s.servers
-	s.servers, s.state = nil, stateStopped
+	tcp, udp := s.tcp, s.udp
+	s.tcp, s.udp, s.state = nil, nil, stateStopped
 	s.mu.Unlock()
 	s.cancel()
 
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
-		go func() { errc <- srv.ShutdownContext(ctx) }()
-	}
 	var errs []error
-	for range servers {
+	if udp != nil {
+		errc := make(chan error, 1)
+		go func() { errc <- tcp.ShutdownContext(ctx) }()
+		if err := udp.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if err := <-errc; err != nil {
 			errs = append(errs, err)
 		}

@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -30,14 +31,7 @@ func startServer(t *testing.T, cfg Config, snap Snapshot) *Server {
 }
 
 func TestServerUDPAndTCP(t *testing.T) {
-	u := startUpstream(t)
-	cfg := testConfig()
-	cfg.Upstreams = []string{u.addr}
-	snap := fixture()
-	big := bigSnapshot(100)
-	snap.Networks = append(snap.Networks, big.Networks...)
-	snap.Endpoints = append(snap.Endpoints, big.Endpoints...)
-	s := startServer(t, cfg, snap)
+	s, _ := startBigServer(t)
 	addr := s.Addr()
 	if !strings.HasPrefix(addr, "127.0.0.1:") || strings.HasSuffix(addr, ":0") {
 		t.Fatalf("Addr %q", addr)
@@ -141,17 +135,17 @@ func TestServerLifecycle(t *testing.T) {
 }
 
 func TestShutdownAbortsForwards(t *testing.T) {
-	u := startUpstream(t)
-	cfg := testConfig()
-	cfg.Upstreams = []string{u.addr}
-	cfg.ForwardTimeout = 10 * time.Second
+	cfg, u := blockingUpstreamConfig(t)
 	s := newTestServer(t, cfg, fixture())
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(query("block.test.", dns.TypeA), s.Addr())
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(query("block.test.", dns.TypeA), s.Addr())
+		if err == nil && r.Rcode != dns.RcodeServerFailure {
+			err = fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
+		}
 		errc <- err
 	}()
 	<-u.seen
@@ -164,7 +158,9 @@ func TestShutdownAbortsForwards(t *testing.T) {
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("Shutdown took %s with a forward in flight", el)
 	}
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatalf("the aborted query: %v, want SERVFAIL before the socket closes", err)
+	}
 	if got := testutil.ToFloat64(s.m.forwarded[fwdError]) + testutil.ToFloat64(s.m.forwarded[fwdTimeout]); got != 1 {
 		t.Fatalf("aborted forwards counted %v, want 1", got)
 	}

@@ -37,6 +37,7 @@ type Scenario struct {
 var Scenarios = []Scenario{
 	{Name: "run"},
 	{Name: "cluster", Packages: []string{"iperf3"}},
+	{Name: "dns", Packages: []string{"dnsperf", "dnsmasq-base"}},
 }
 
 // SchemaVersion is the version of the results file format.

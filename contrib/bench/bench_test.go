@@ -103,21 +103,23 @@ func rounds(t *testing.T, def int) int {
 }
 
 // startAgent starts `xo agent` inside host i (as the e2e tests do, with
-// the default log level and reconcile interval of a real deployment) and
-// waits for its API, its plugin socket and its metrics.
-func startAgent(t *testing.T, c *harness.Cluster, i int) *harness.Proc {
+// the default log level and reconcile interval of a real deployment, plus
+// the flags in extra) and waits for its API, its plugin socket and its
+// metrics.
+func startAgent(t *testing.T, c *harness.Cluster, i int, extra ...string) *harness.Proc {
 	t.Helper()
 	xo := filepath.Join(c.RepoRoot, "bin", "xo")
 	if _, err := os.Stat(xo); err != nil {
 		t.Fatalf("%v (run make build)", err)
 	}
 	api := filepath.Join(c.StateDir(i), "xo.sock")
-	agent := c.StartProcess(t, i, "xo-agent", xo, "agent",
+	args := append([]string{xo, "agent",
 		"--state-dir", filepath.Join(c.StateDir(i), "xo"),
 		"--api-socket", api,
 		"--docker-host", c.DockerHost(i),
 		"--hostname", c.Hostname(i),
-		"--advertise-addr", c.HostAddr(i))
+		"--advertise-addr", c.HostAddr(i)}, extra...)
+	agent := c.StartProcess(t, i, "xo-agent", args...)
 	harness.Eventually(t, 30*time.Second, func() error {
 		if agent.Exited() {
 			t.Fatalf("agent on h%d exited:\n%s", i, agent.Log())
