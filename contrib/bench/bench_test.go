@@ -118,7 +118,8 @@ func startAgent(t *testing.T, c *harness.Cluster, i int, extra ...string) *harne
 		"--api-socket", api,
 		"--docker-host", c.DockerHost(i),
 		"--hostname", c.Hostname(i),
-		"--advertise-addr", c.HostAddr(i)}, extra...)
+		"--advertise-addr", c.HostAddr(i),
+		"--dns-upstream", c.Upstream.Addr}, extra...)
 	agent := c.StartProcess(t, i, "xo-agent", args...)
 	harness.Eventually(t, 30*time.Second, func() error {
 		if agent.Exited() {

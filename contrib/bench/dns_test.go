@@ -61,14 +61,14 @@ func benchDNS(t *testing.T) {
 	c := harness.Start(t, 3, harness.Options{})
 	for _, cmd := range []string{"dnsperf", "dnsmasq"} {
 		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("%s is missing (contrib/bench/run.sh installs it): %v", cmd, err)
+			t.Fatalf("%s is missing (contrib/bench/run.sh installs it): %v", cmd, err)
 		}
 	}
-	up := harness.StartUpstream(t)
+	up := c.Upstream
 	b := &dnsBench{c: c, up: up, dir: dir, onHost: map[int][]string{}, ip: map[string]string{}, nRounds: nRounds,
 		agents: make([]*harness.Proc, c.N+1)}
 	for i := 1; i <= c.N; i++ {
-		b.agents[i] = startAgent(t, c, i, "--dns-upstream", up.Addr)
+		b.agents[i] = startAgent(t, c, i)
 	}
 	formCluster(t, c)
 	b.startApps(t)

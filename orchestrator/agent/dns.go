@@ -82,7 +82,15 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 		defer cancel()
 		return srv.Shutdown(ctx)
 	})
-	relevant := func(e state.Event) bool { return e.Kind != "cluster" }
+	// What the records come from: tasks (most of the commits of a busy
+	// cluster) reach DNS through their endpoints, not through task events.
+	relevant := func(e state.Event) bool {
+		switch e.Kind {
+		case "network", "endpoint", "node", "service", "all":
+			return true
+		}
+		return false
+	}
 	wg.Go(func() {
 		engine.RunLoop(ctx, store.Watch, relevant, time.Millisecond, controllerPeriod, func(context.Context) time.Time {
 			srv.Update(dnsSnapshot(store))

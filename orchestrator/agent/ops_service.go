@@ -3,12 +3,10 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"strings"
 	"time"
 
@@ -26,7 +24,7 @@ import (
 // same name is adopted with its ID.
 func (o *ops) ServiceCreate(ctx context.Context, spec state.ServiceSpec) (string, error) {
 	v, err := o.rep.Propose(ctx, state.CreateService{Service: state.Service{
-		ID: newID(), Spec: spec, CreatedAt: time.Now().UTC(),
+		ID: state.NewID(), Spec: spec, CreatedAt: time.Now().UTC(),
 	}})
 	if err != nil {
 		return "", err
@@ -231,13 +229,4 @@ func entry(stream, line string) cluster.LogEntry {
 		}
 	}
 	return cluster.LogEntry{Stream: stream, Line: line}
-}
-
-// newID returns a random ID of 25 lowercase letters and digits, as
-// Swarm's: 128 bits in base 36.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	s := new(big.Int).SetBytes(b[:]).Text(36)
-	return strings.Repeat("0", 25-len(s)) + s
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -151,17 +150,6 @@ func TestEngineLogs(t *testing.T) {
 	docker.id = "other"
 	if err := src.ContainerLogs(ctx, cluster.LogsRequest{ContainerID: "c1"}, emit); err != nil || len(got) != 0 {
 		t.Errorf("removed container: %+v, %v", got, err)
-	}
-}
-
-func TestNewID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		id := newID()
-		if !regexp.MustCompile(`^[0-9a-z]{25}$`).MatchString(id) || seen[id] {
-			t.Fatalf("id %q", id)
-		}
-		seen[id] = true
 	}
 }
 

@@ -123,10 +123,10 @@ func (c *Client) streamLogs(ctx context.Context, path string, opts LogsOptions, 
 		var l LogLine
 		err := dec.Decode(&l)
 		switch {
+		case err != nil && ctx.Err() != nil: // cut by the reader, even at a clean end
+			return ctx.Err()
 		case errors.Is(err, io.EOF):
 			return nil
-		case err != nil && ctx.Err() != nil:
-			return ctx.Err()
 		case err != nil:
 			return fmt.Errorf("api: GET %s: read logs: %w", path, err)
 		}

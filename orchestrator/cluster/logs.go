@@ -127,10 +127,10 @@ func (c *Raft) Logs(ctx context.Context, addr string, req LogsRequest, emit func
 		var rec logRecord
 		err := dec.Decode(&rec)
 		switch {
+		case err != nil && ctx.Err() != nil: // cut by the reader, even at a clean end
+			return ctx.Err()
 		case errors.Is(err, io.EOF):
 			return nil
-		case err != nil && ctx.Err() != nil:
-			return ctx.Err()
 		case err != nil:
 			return fmt.Errorf("cluster: logs from %s: %w", addr, err)
 		case rec.Error != "":

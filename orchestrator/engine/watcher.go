@@ -1,6 +1,7 @@
-// Package engine follows the local Docker engine: its event stream and a
-// periodic sync keep the names in the cluster state right and drop records
-// of networks and endpoints the engine no longer has.
+// Package engine follows the local Docker engine: its event streams and
+// periodic syncs keep the names, aliases, running and health of networks
+// and endpoints in the cluster state right, and drop records of networks
+// and endpoints the engine no longer has.
 package engine
 
 import (
@@ -134,8 +135,8 @@ func (w *Watcher) Sync(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// syncNetwork records the engine's name for a network and the containers
-// behind its endpoints, and drops endpoints the engine no longer has.
+// syncNetwork records the engine's name for a network and drops endpoints
+// the engine no longer has.
 func (w *Watcher) syncNetwork(ctx context.Context, engineID string) error {
 	in, err := w.docker.NetworkInspect(ctx, engineID, network.InspectOptions{})
 	if err != nil {
@@ -170,19 +171,14 @@ func (w *Watcher) plan(tx state.ReadTx, in network.Inspect) []state.Command {
 	if n.Name != in.Name {
 		cmds = append(cmds, state.RenameNetwork{NetworkID: n.ID, Name: in.Name})
 	}
-	byEndpoint := map[string]string{} // endpoint ID -> container ID
-	for cid, res := range in.Containers {
-		byEndpoint[res.EndpointID] = cid
+	// The containers behind the endpoints are recorded by the container
+	// watcher (Containers); this drops the endpoints the engine lost.
+	listed := map[string]bool{}
+	for _, res := range in.Containers {
+		listed[res.EndpointID] = true
 	}
 	for _, ep := range tx.Endpoints(n.ID) {
-		if ep.Node != w.node {
-			continue
-		}
-		cid, ok := byEndpoint[ep.ID]
-		switch {
-		case ok && (ep.ContainerID != cid || ep.Container != in.Containers[cid].Name):
-			cmds = append(cmds, state.UpdateEndpoint{ID: ep.ID, ContainerID: cid, Container: in.Containers[cid].Name})
-		case !ok && w.now().Sub(ep.CreatedAt) > w.grace:
+		if ep.Node == w.node && !listed[ep.ID] && w.now().Sub(ep.CreatedAt) > w.grace {
 			cmds = append(cmds, state.DeleteEndpoint{ID: ep.ID})
 		}
 	}

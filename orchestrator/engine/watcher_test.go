@@ -41,7 +41,6 @@ func TestPlan(t *testing.T) {
 	store.View(func(tx state.ReadTx) { got = w.plan(tx, in) })
 	want := []state.Command{
 		state.RenameNetwork{NetworkID: "net", Name: "appnet"},
-		state.UpdateEndpoint{ID: "unnamed", ContainerID: "c2", Container: "api"},
 		state.DeleteEndpoint{ID: "stale"},
 	}
 	if !reflect.DeepEqual(got, want) {

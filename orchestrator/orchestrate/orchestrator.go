@@ -24,12 +24,9 @@ package orchestrate
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +72,7 @@ type Options struct {
 	LeaderPoll time.Duration
 	// Now is the clock of decisions and timestamps. Default time.Now.
 	Now func() time.Time
-	// NewID makes task and service IDs. Default NewID.
+	// NewID makes task and service IDs. Default state.NewID.
 	NewID func() string
 }
 
@@ -96,7 +93,7 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.NewID == nil {
-		o.NewID = NewID
+		o.NewID = state.NewID
 	}
 	return o
 }
@@ -267,15 +264,6 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 		}
 	}
 	return m
-}
-
-// NewID returns a random ID like Swarm's: 128 bits in base 36, 25
-// lowercase characters.
-func NewID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
-	s := new(big.Int).SetBytes(b).Text(36)
-	return strings.Repeat("0", 25-len(s)) + s
 }
 
 // errorf wraps an error with the package's prefix.

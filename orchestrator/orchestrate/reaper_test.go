@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -157,18 +156,6 @@ func TestProposeGroups(t *testing.T) {
 				t.Fatalf("writes %v, count %d, failed %v; want %v, %d, %v", sizes, n, keys, c.writes, c.count, c.failed)
 			}
 		})
-	}
-}
-
-func TestNewID(t *testing.T) {
-	valid := regexp.MustCompile(`^[0-9a-z]{25}$`)
-	seen := map[string]bool{}
-	for range 1000 {
-		id := NewID()
-		if !valid.MatchString(id) || seen[id] {
-			t.Fatalf("ID %q: want 25 base-36 characters, never twice", id)
-		}
-		seen[id] = true
 	}
 }
 

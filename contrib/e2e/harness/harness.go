@@ -262,7 +262,7 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		t.Fatalf("hosts.sh up %d: %v\n%s", n, err, out)
 	}
 	upTime := time.Since(start)
-	c.Upstream = StartUpstream(t)
+	c.Upstream = startUpstream(t)
 	if !opts.NoImages {
 		if err := c.buildImages(); err != nil {
 			t.Fatalf("building images: %v", err)

@@ -27,10 +27,11 @@ type Upstream struct {
 // Queries is the number of queries the upstream received.
 func (u *Upstream) Queries() int64 { return u.queries.Load() }
 
-// StartUpstream serves a fake resolver on the underlay gateway (the root
+// startUpstream serves a fake resolver on the underlay gateway (the root
 // namespace's address on the underlay bridge: hosts reach it, nothing else
-// does), over UDP and TCP on one port, until t ends. Call it after Start.
-func StartUpstream(t testing.TB) *Upstream {
+// does), over UDP and TCP on one port, until t ends. Start runs it once
+// the underlay is up and keeps it as Cluster.Upstream.
+func startUpstream(t testing.TB) *Upstream {
 	t.Helper()
 	u := &Upstream{}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
