@@ -1,0 +1,27 @@
+package l4
+
+import "context"
+
+// Names of the data planes, best first. They are the values of
+// xo_lb_dataplane_info{plane} and of a node's reported data plane.
+const (
+	PlaneIPVS      = "ipvs"
+	PlaneNFTables  = "nftables"
+	PlaneUserspace = "userspace"
+)
+
+// DataPlane balances the frontends of one network namespace.
+//
+// Apply makes the namespace match d, changing only what differs from the
+// previous Apply (the first Apply replaces whatever a previous owner left).
+// Apply(ctx, Desired{}) removes every frontend. Reconcile re-reads the
+// kernel, repairs what drifted from the last applied state (missing or
+// altered rules, stale entries) and returns how many things it fixed.
+// Close releases the plane's handles and goroutines; see each plane for
+// what stays in the kernel. A DataPlane is safe for concurrent use.
+type DataPlane interface {
+	Name() string
+	Apply(ctx context.Context, d Desired) error
+	Reconcile(ctx context.Context) (fixes int, err error)
+	Close() error
+}
