@@ -60,6 +60,8 @@ func printInfo(w io.Writer, i api.Info) {
 		{"Nodes", strconv.Itoa(i.Nodes), false},
 		{"Networks", strconv.Itoa(i.Networks), false},
 		{"Endpoints", strconv.Itoa(i.Endpoints), false},
+		{"Services", strconv.Itoa(i.Services), false},
+		{"Tasks", fmt.Sprintf("%d (running %d)", i.Tasks, i.TasksRunning), false},
 		{"State Dir", i.StateDir, false},
 		{"Plugin Socket", i.PluginSocket, false},
 		{"API Socket", i.APISocket, false},

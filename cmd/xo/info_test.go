@@ -24,6 +24,8 @@ DNS Address: 169.254.53.53
 Nodes: 3
 Networks: 3
 Endpoints: 4
+Services: 0
+Tasks: 0 (running 0)
 State Dir: /var/lib/xo
 Plugin Socket: /run/docker/plugins/xoverlay.sock
 API Socket: /run/xo/xo.sock

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(opts),
 		newNetworkCmd(opts),
 		newServiceCmd(opts),
+		newTemplateCmd(opts),
 	)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -37,13 +38,27 @@ type serviceCreateOptions struct {
 
 func newServiceCreateCmd(opts *rootOptions) *cobra.Command {
 	return serviceCreateCmd(func(cmd *cobra.Command, spec api.ServiceSpec) error {
-		svc, err := opts.client().ServiceCreate(cmd.Context(), spec)
+		c := opts.client()
+		svc, err := c.ServiceCreate(cmd.Context(), spec)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), svc.ID)
-		return nil
+		return follow(cmd, c, svc.ID)
 	})
+}
+
+// follow waits for the service to converge, printing its progress, unless
+// --detach; --quiet waits without printing.
+func follow(cmd *cobra.Command, c serviceReader, ref string) error {
+	if detach, _ := cmd.Flags().GetBool("detach"); detach {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	if quiet, _ := cmd.Flags().GetBool("quiet"); quiet {
+		w = io.Discard
+	}
+	return waitConverged(cmd.Context(), c, w, ref)
 }
 
 // serviceCreateCmd is xo service create, handing the spec to create.
@@ -56,6 +71,9 @@ func serviceCreateCmd(create func(*cobra.Command, api.ServiceSpec) error) *cobra
 			"checks the spec against the cluster first (constraints, networks, resources,\n" +
 			"the name) and stores nothing when it refuses it. COMMAND and ARG replace the\n" +
 			"image's CMD; --entrypoint its ENTRYPOINT.\n\n" +
+			"Then, unless --detach, it follows the tasks until every one runs (a line per\n" +
+			"slot as it changes state) and stays up for a second; an interrupt stops the\n" +
+			"watching, not the service.\n\n" +
 			"--health-cmd takes a shell command, run as [\"CMD-SHELL\", command], or a JSON\n" +
 			"array run without a shell, for images without one (FROM scratch):\n" +
 			"--health-cmd '[\"CMD\", \"/demoapp\", \"-check\"]' (\"CMD\" may be left out).\n\n" +
@@ -107,8 +125,8 @@ func (o *serviceCreateOptions) addFlags(cmd *cobra.Command) {
 		"published=P,target=T,protocol=tcp|udp,mode=ingress|host|http (repeatable)")
 	fl.Var(&o.mounts, "mount", "mount: type=bind|volume|tmpfs,source=S,target=T[,readonly] (repeatable)")
 	fl.StringVar(&o.entrypoint, "entrypoint", "", "replace the image's ENTRYPOINT (split on spaces)")
-	fl.BoolVarP(&o.detach, "detach", "d", false, "return at once (create always does for now)")
-	fl.BoolVarP(&o.quiet, "quiet", "q", false, "print only the service ID")
+	fl.BoolVarP(&o.detach, "detach", "d", false, "exit at once instead of waiting for the service to converge")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "print only the service ID, not the progress")
 }
 
 // spec builds the spec from the flags and IMAGE [COMMAND] [ARG...]. The

@@ -17,12 +17,13 @@ import (
 const scaleAttempts = 5
 
 func newServiceScaleCmd(opts *rootOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "scale SERVICE=REPLICAS [SERVICE=REPLICAS...]",
 		Short: "Scale one or more replicated services",
 		Long: "Set the number of tasks of one or more replicated services. Each is read,\n" +
 			"changed and written back at the version read; a change made meanwhile by\n" +
-			"someone else makes it read again and retry.",
+			"someone else makes it read again and retry. Unless --detach, it then follows\n" +
+			"each service until its tasks converge.",
 		Example:           "  xo service scale web=6 api=2",
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeServices(opts),
@@ -50,10 +51,12 @@ func newServiceScaleCmd(opts *rootOptions) *cobra.Command {
 					return fmt.Errorf("%s: %w", ref, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s scaled to %d\n", ref, counts[ref])
-				return nil
+				return follow(cmd, c, ref)
 			})
 		},
 	}
+	cmd.Flags().BoolP("detach", "d", false, "exit at once instead of waiting for the services to converge")
+	return cmd
 }
 
 // scale sets a service's replicas at the version it read, reading again

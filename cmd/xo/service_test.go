@@ -34,7 +34,7 @@ var (
 func TestServiceCreateCmd(t *testing.T) {
 	socket, ops := serviceSocket(t)
 	check(t, socket, 0, apitest.ServiceID("web")+"\n", "", "service", "create", "--name", "web", "--replicas", "2",
-		"--network", "web,alias=www", "-p", "8080:80", "--reserve-memory", "64m", "-q", "demoapp", "-listen", ":80")
+		"--network", "web,alias=www", "-p", "8080:80", "--reserve-memory", "64m", "-q", "-d", "demoapp", "-listen", ":80")
 	want := `ServiceCreate {"name":"web","image":"demoapp","args":["-listen",":80"],"mode":"replicated","replicas":2,` +
 		`"networks":[{"target":"` + apitest.WebID + `","aliases":["www"]}],"resources":{"reservations":{"memory_bytes":67108864}},` +
 		`"restart_policy":{"condition":"any"},"endpoint_mode":"vip","ports":[{"target":80,"published":8080,"protocol":"tcp","mode":"ingress"}]}`
@@ -167,7 +167,7 @@ func TestServiceScale(t *testing.T) {
 		"Error: mon: scale can only be used with replicated mode\n"+
 			"legacy: service legacy is external: its tasks are containers run by hand with --label xo.service=legacy\n"+
 			"no such service: nope\n",
-		"service", "scale", "api=5", "mon=2", "legacy=1", "nope=1")
+		"service", "scale", "-d", "api=5", "mon=2", "legacy=1", "nope=1")
 	check(t, socket, 0, "5 2\n", "", "service", "inspect", "-f", "{{.Spec.Replicas}} {{.Version}}", "api")
 	want := []string{"ServiceUpdate " + apiID + " 1 5", "ServiceUpdate " + apiID + " 1 5"}
 	if got := ops.Calls(); strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -17,6 +17,7 @@ import (
 type apiTask struct {
 	ID           string `json:"id"`
 	Name         string `json:"name"`
+	Slot         uint64 `json:"slot"`
 	Node         string `json:"node"`
 	DesiredState string `json:"desired_state"`
 	State        string `json:"state"`
@@ -81,8 +82,23 @@ func running(t *testing.T, n *node, service string, want int) []string {
 func TestServices(t *testing.T) {
 	_, hs := startCluster3(t)
 	h1, h2, h3 := hs[0], hs[1], hs[2]
-	joinAll(t, h1, h2, h3)
+	joinAll(t, h1, h2) // h3 joins later
 	h1.mustDocker(t, "network", "create", "-d", "xoverlay", "--ipam-driver", "xoverlay", "--subnet", "10.140.0.0/24", "appnet")
+
+	t.Run("global service on every host, and on a host that joins later", func(t *testing.T) {
+		out := h1.mustXO(t, "service", "create", "--name", "mon", "--mode", "global", "xo-probe")
+		if !strings.Contains(out, "overall progress: 2 out of 2 tasks") || !strings.Contains(out, "verify: Service converged") {
+			t.Fatalf("create did not follow the service to convergence:\n%s", out)
+		}
+		if got := running(t, h2, "mon", 2); strings.Join(got, " ") != "h1 h2" {
+			t.Fatalf("mon runs on %v", got)
+		}
+		token := strings.TrimSpace(h1.mustXO(t, "cluster", "token", "manager", "-q"))
+		h3.mustXO(t, "cluster", "join", "--token", token, h1.c.HostAddr(1))
+		if got := running(t, h2, "mon", 3); strings.Join(got, " ") != "h1 h2 h3" {
+			t.Fatalf("mon runs on %v after h3 joined", got)
+		}
+	})
 	for _, n := range hs {
 		hasNetwork(t, n, "appnet", "10.140.0.0/24")
 	}
@@ -103,6 +119,19 @@ func TestServices(t *testing.T) {
 		if out, err := h1.probe("client", "http", "-timeout", "3s", "http://web:8080/"); err != nil {
 			t.Fatalf("http://web:8080/: %v %s", err, out)
 		}
+		// Logs come from the engine of each task's node.
+		harness.Eventually(t, 10*time.Second, func() error {
+			out, err := h1.xo("service", "logs", "web")
+			if err != nil {
+				return err
+			}
+			for _, h := range []string{"@h1", "@h2", "@h3"} {
+				if !strings.Contains(out, h) || !strings.Contains(out, "listening on") {
+					return fmt.Errorf("no log line from %s in:\n%s", h, out)
+				}
+			}
+			return nil
+		})
 	})
 
 	t.Run("scale 3 -> 6 -> 2", func(t *testing.T) {
@@ -147,15 +176,8 @@ func TestServices(t *testing.T) {
 		running(t, h1, "web", 2)
 	})
 
-	t.Run("global service on every host", func(t *testing.T) {
-		h1.mustXO(t, "service", "create", "--name", "mon", "--mode", "global", "xo-probe")
-		if got := running(t, h2, "mon", 3); strings.Join(got, " ") != "h1 h2 h3" {
-			t.Fatalf("mon runs on %v", got)
-		}
-	})
-
 	t.Run("constraints: impossible stays pending with the reason, then placed", func(t *testing.T) {
-		h1.mustXO(t, "service", "create", "--name", "fast", "--constraint", "node.labels.ssd==true", "xo-probe")
+		h1.mustXO(t, "service", "create", "-d", "--name", "fast", "--constraint", "node.labels.ssd==true", "xo-probe")
 		harness.Eventually(t, 10*time.Second, func() error {
 			ts := h1.tasks(t, "fast")
 			if len(ts) == 1 && ts[0].State == "pending" && strings.Contains(ts[0].Err+ts[0].Message, "constraint node.labels.ssd==true matched 0 of 3 nodes") {
@@ -219,6 +241,74 @@ func TestServices(t *testing.T) {
 		})
 	})
 
+	t.Run("a container the engine refuses: rejected with the error, retried with back-off", func(t *testing.T) {
+		cases := []struct{ name, why string }{
+			{"noimg", "image xo-nosuch:v9 is not on this engine"},
+			{"badmount", "bind source path does not exist"},
+		}
+		h1.mustXO(t, "service", "create", "-d", "--name", "noimg", "xo-nosuch:v9")
+		h1.mustXO(t, "service", "create", "-d", "--name", "badmount", "--mount", "type=bind,source=/nonexistent/xo,target=/data", "xo-probe")
+		rejected := func(name, why string) (n, total int, last string) {
+			ts := h1.tasks(t, name)
+			for _, tk := range ts {
+				if tk.State == "rejected" && strings.Contains(tk.Err, why) {
+					n++
+				}
+				last = tk.State + ": " + tk.Err
+			}
+			return n, len(ts), last
+		}
+		before := map[string]int{}
+		for _, tc := range cases {
+			harness.Eventually(t, 20*time.Second, func() error {
+				n, total, last := rejected(tc.name, tc.why)
+				if n < 2 {
+					return fmt.Errorf("%s: %d of %d tasks rejected with %q (last: %q)", tc.name, n, total, tc.why, last)
+				}
+				before[tc.name] = total
+				return nil
+			})
+		}
+		// Back-off, not a hot loop: the replacements come ever slower
+		// (1s, 2s, 4s, ...), so a few seconds add only a few tasks.
+		time.Sleep(6 * time.Second)
+		for _, tc := range cases {
+			if _, after, _ := rejected(tc.name, tc.why); after-before[tc.name] > 5 {
+				t.Errorf("%s: %d new tasks in 6s: retried in a hot loop", tc.name, after-before[tc.name])
+			}
+			h1.mustXO(t, "service", "rm", tc.name)
+		}
+	})
+
+	t.Run("the leader dies mid-reconcile: the new leader finishes it, no duplicates", func(t *testing.T) {
+		leader, other := leaderAndOther(t, hs)
+		leader.mustXO(t, "service", "create", "-d", "--name", "burst", "--replicas", "9", "xo-probe")
+		leader.kill9(t)
+		running(t, other, "burst", 9)
+		leader.start(t)
+		running(t, other, "burst", 9)
+		harness.Eventually(t, 30*time.Second, func() error {
+			slots := map[uint64]bool{}
+			for _, tk := range other.tasks(t, "burst") {
+				if tk.DesiredState == "running" {
+					if slots[tk.Slot] {
+						return fmt.Errorf("slot %d is meant to run twice (%s)", tk.Slot, tk.Name)
+					}
+					slots[tk.Slot] = true
+				}
+			}
+			n := 0
+			for _, h := range hs {
+				n += len(strings.Fields(h.mustDocker(t, "ps", "-q", "--filter", "label=xo.service=burst")))
+			}
+			if n != 9 || len(slots) != 9 {
+				return fmt.Errorf("%d burst containers on the engines and %d tasks meant to run, want 9", n, len(slots))
+			}
+			return nil
+		})
+		other.mustXO(t, "service", "rm", "burst")
+	})
+
 	t.Run("a host dies: its tasks run elsewhere, and after it returns there are exactly N", func(t *testing.T) {
 		h1.mustXO(t, "service", "scale", "web=3")
 		running(t, h1, "web", 3)
@@ -243,4 +333,28 @@ func TestServices(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// leaderAndOther returns the node that leads the cluster and another one.
+func leaderAndOther(t *testing.T, hs []*node) (leader, other *node) {
+	t.Helper()
+	harness.Eventually(t, 10*time.Second, func() error {
+		leader, other = nil, nil
+		for _, n := range hs {
+			out, err := n.xo("info", "--format", "{{.Leader}}")
+			switch {
+			case err != nil:
+				return err
+			case strings.TrimSpace(out) == "true":
+				leader = n
+			case other == nil:
+				other = n
+			}
+		}
+		if leader == nil {
+			return fmt.Errorf("no leader")
+		}
+		return nil
+	})
+	return leader, other
 }

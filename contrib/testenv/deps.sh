@@ -29,6 +29,7 @@ checks=(
 	"ps procps"
 	"sysctl procps"
 	"busybox busybox-static"
+	"nginx nginx-light"
 )
 
 missing=()

@@ -69,6 +69,9 @@ type Info struct {
 	Nodes        int    `json:"nodes"`
 	Networks     int    `json:"networks"`
 	Endpoints    int    `json:"endpoints"`
+	Services     int    `json:"services"`
+	Tasks        int    `json:"tasks"`         // tasks meant to run
+	TasksRunning int    `json:"tasks_running"` // of those, running
 }
 
 // Network is one xoverlay network as the cluster sees it.

@@ -82,6 +82,7 @@ func New(r Reader, info InfoFunc, ops Ops, log *slog.Logger, reg prometheus.Regi
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	s.routeWatch(mux) // GET /v1/watch: after s.srv, whose shutdown ends blocking watches
 	return s
 }
 
@@ -251,6 +252,15 @@ func (s *Server) getInfo(*http.Request) (any, error) {
 		info.Nodes = len(tx.Nodes())
 		info.Networks = len(tx.Networks())
 		info.Endpoints = len(tx.Endpoints(""))
+		info.Services = len(tx.Services())
+		for _, t := range tx.Tasks("") {
+			if t.DesiredRunning() {
+				info.Tasks++
+				if t.Status.State == state.TaskRunning {
+					info.TasksRunning++
+				}
+			}
+		}
 	})
 	return info, nil
 }
