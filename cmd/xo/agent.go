@@ -45,9 +45,9 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.StringVar(&cfg.Hostname, "hostname", host, "name of this node in the cluster")
 	f.DurationVar(&cfg.Reconcile, "reconcile-interval", 30*time.Second, "how often the kernel is checked against the state")
 	f.StringVar(&cfg.ListenAddr, "listen-addr", "0.0.0.0:2378", "cluster port: raft and node RPC over mutual TLS (after cluster init/join)")
-	f.DurationVar(&cfg.HeartbeatEvery, "heartbeat-interval", time.Second, "how often this node tells the leader it is alive")
-	f.DurationVar(&cfg.SuspectAfter, "node-suspect-after", 3*time.Second, "silence after which the leader marks a node suspect")
-	f.DurationVar(&cfg.DownAfter, "node-down-after", 10*time.Second, "silence after which the leader marks a node down")
+	f.DurationVar(&cfg.HeartbeatEvery, "heartbeat-interval", 500*time.Millisecond, "how often this node tells the leader it is alive")
+	f.DurationVar(&cfg.SuspectAfter, "node-suspect-after", 1500*time.Millisecond, "silence after which the leader marks a node suspect")
+	f.DurationVar(&cfg.DownAfter, "node-down-after", 3*time.Second, "silence after which the leader marks a node down (its tasks are rescheduled)")
 	f.StringVar(&cfg.DNS.Addr, "dns-listen", agent.DefaultDNSAddr+":53",
 		"address of the discovery DNS server, put on the dummy device xo-dns0 (engines' \"dns\" setting names it; empty disables)")
 	f.StringSliceVar(&cfg.DNS.Upstreams, "dns-upstream", nil, "resolver (IP or IP:PORT) for names outside the cluster, repeatable (default: the nameservers of /etc/resolv.conf)")

@@ -38,6 +38,7 @@ var Scenarios = []Scenario{
 	{Name: "run"},
 	{Name: "cluster", Packages: []string{"iperf3"}},
 	{Name: "dns", Packages: []string{"dnsperf", "dnsmasq-base"}},
+	{Name: "services"},
 }
 
 // SchemaVersion is the version of the results file format.

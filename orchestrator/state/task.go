@@ -94,8 +94,7 @@ func (t *Task) DesiredRunning() bool { return !TaskRunning.Less(t.DesiredState) 
 // HoldsNode says whether t takes a place (and its reservations) on its
 // node: it was assigned there, and it is wanted or still being stopped.
 func (t *Task) HoldsNode() bool {
-	return t.NodeID != "" && !t.Status.State.Less(TaskAssigned) &&
-		(t.DesiredRunning() || !t.Status.State.Terminal())
+	return t.NodeID != "" && !t.Status.State.Less(TaskAssigned) && !t.Status.State.Terminal()
 }
 
 func (t *Task) clone() *Task {

@@ -42,7 +42,7 @@ func TestHoldsNode(t *testing.T) {
 	}{
 		{Task{NodeID: "n1", DesiredState: TaskRunning, Status: TaskStatus{State: TaskPending}}, false}, // global, not yet placed
 		{Task{NodeID: "n1", DesiredState: TaskRunning, Status: TaskStatus{State: TaskAssigned}}, true},
-		{Task{NodeID: "n1", DesiredState: TaskRunning, Status: TaskStatus{State: TaskFailed}}, true},   // awaiting its replacement
+		{Task{NodeID: "n1", DesiredState: TaskRunning, Status: TaskStatus{State: TaskFailed}}, false},  // awaiting its replacement: no container
 		{Task{NodeID: "n1", DesiredState: TaskShutdown, Status: TaskStatus{State: TaskRunning}}, true}, // being stopped
 		{Task{NodeID: "n1", DesiredState: TaskShutdown, Status: TaskStatus{State: TaskShutdown}}, false},
 		{Task{DesiredState: TaskRunning, Status: TaskStatus{State: TaskRunning}}, false},
