@@ -164,9 +164,9 @@ func (b *svcBench) taskReport(res *Result, variants []taskVariant, figs [][]task
 		"guard; a first try of this benchmark that killed young tasks back to back measured that back-off: 1, 2, 4, "+
 		"8, 16 s). Deaths: "+strings.Join(counts, ", ")+": each p99 is about the slowest death of its kind.")
 	res.Notes = append(res.Notes, "Placement after a task death: the replacement ran on another host than the dead "+
-		"task in "+strings.Join(moved, ", ")+". The failed task keeps its desired state running until its "+
-		"replacement runs, so the scheduler still counts it on its host and places the replacement elsewhere: the "+
-		"service's spread degrades (an orchestrator behaviour, reported here; it costs no time).")
+		"task in "+strings.Join(moved, ", ")+". A failed task keeps its desired state running until its "+
+		"replacement runs, but no longer holds its node for the scheduler, so spread puts the replacement back "+
+		"on the dead task's host.")
 	return fmt.Sprintf("**Task deaths**: services %s (xo-demo:v1) and %s (xo-demo:hc, whose image has a HEALTHCHECK "+
 		"every 500 ms), %d replicas each (one per host), and the limit: one container per host run with `docker run "+
 		"-d --restart always --net %s xo-demo:v1`. %d rounds of %d deaths (after one unmeasured death of each kind), "+
