@@ -58,6 +58,11 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.DurationVar(&cfg.DNS.NegativeTTL, "dns-negative-ttl", dnsd.DefaultNegativeTTL, "longest time a forwarded NXDOMAIN or NODATA answer is cached")
 	f.IntVar(&cfg.DNS.CacheSize, "dns-cache-size", dnsd.DefaultCacheSize, "entries in the cache of forwarded answers (0 disables)")
 	f.IntVar(&cfg.DNS.ClientQPS, "dns-client-qps", 0, "DNS queries per second answered per client address, more get REFUSED (0: no limit)")
+	f.BoolVar(&cfg.DNSIntercept, "dns-intercept", true, "send queries of containers only on xoverlay networks from 127.0.0.11 straight to the discovery DNS server "+
+		"(nftables in the container's namespace; label xo.dns-intercept=false opts a container out)")
+	f.StringVar(&cfg.LBDataPlane, "lb-dataplane", "auto", "data plane of service VIPs: auto (probed: ipvs, else nftables, else userspace), ipvs, nftables or userspace")
+	f.BoolVar(&cfg.SimulateTasks, "simulate-tasks", false, "run task containers on a simulated engine (records kept in --state-dir), not the Docker engine (control-plane benchmarks)")
+	_ = f.MarkHidden("simulate-tasks")
 	return cmd
 }
 

@@ -74,13 +74,19 @@ func waitConverged(ctx context.Context, c serviceReader, w io.Writer, ref string
 // step reads the service and its tasks once, prints what changed, and
 // says whether the service has converged.
 func (p *progress) step(ctx context.Context, c serviceReader, ref string) (bool, error) {
+	_, done, err := p.observe(ctx, c, ref)
+	return done, err
+}
+
+// observe is step, answering the service read too.
+func (p *progress) observe(ctx context.Context, c serviceReader, ref string) (api.Service, bool, error) {
 	svc, err := c.Service(ctx, ref)
 	if err != nil {
-		return false, err
+		return svc, false, err
 	}
 	tasks, err := c.ServiceTasks(ctx, ref)
 	if err != nil {
-		return false, err
+		return svc, false, err
 	}
 	lines, running, wanted := slotLines(svc, tasks)
 	overall := fmt.Sprintf("overall progress: %d out of %d tasks", running, svc.Replicas.Desired)
@@ -99,11 +105,12 @@ func (p *progress) step(ctx context.Context, c serviceReader, ref string) (bool,
 			p.slots[k] = lines[k]
 		}
 	}
-	return running == wanted && uint64(running) == svc.Replicas.Desired, nil
+	return svc, running == wanted && uint64(running) == svc.Replicas.Desired, nil
 }
 
 // slotLines is one line per slot (replicated: SLOT/REPLICAS; global: the
-// node) for the tasks meant to run, and how many of those run.
+// node) for the tasks meant to run, and how many of those run the
+// service's spec (a task an update is to replace does not count).
 func slotLines(svc api.Service, tasks []api.Task) (lines map[string]string, running, wanted int) {
 	lines = map[string]string{}
 	for _, t := range tasks {
@@ -118,8 +125,11 @@ func slotLines(svc api.Service, tasks []api.Task) (lines map[string]string, runn
 			key = t.NodeID
 		}
 		line := t.State
-		if t.State == "running" {
+		if t.State == "running" && !t.Outdated {
 			running++
+		}
+		if t.Outdated {
+			line += " (previous spec)"
 		}
 		if why := strings.TrimSpace(firstNonEmpty(t.Err, t.Message)); why != "" && t.State != "running" {
 			line += " (" + why + ")"

@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newNetworkCmd(opts),
 		newServiceCmd(opts),
 		newTemplateCmd(opts),
+		newPauseCmd(),
 	)
 	return cmd
 }

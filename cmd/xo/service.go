@@ -15,7 +15,8 @@ func newServiceCmd(opts *rootOptions) *cobra.Command {
 		"Create, list, inspect, scale and remove services, list their tasks and read\n"+
 			"their logs. SERVICE is a name, an ID or a unique ID prefix.",
 		newServiceCreateCmd(opts), newServiceLsCmd(opts), newServicePsCmd(opts), newServiceInspectCmd(opts),
-		newServiceScaleCmd(opts), newServiceRmCmd(opts), newServiceLogsCmd(opts))
+		newServiceScaleCmd(opts), newServiceRmCmd(opts), newServiceLogsCmd(opts),
+		newServiceUpdateCmd(opts), newServiceRollbackCmd(opts))
 }
 
 // completeServices offers service names for shell completion.

@@ -86,6 +86,7 @@ func printPretty(w io.Writer, s api.Service, netNames map[string]string) error {
 		p(0, "Members", s.Replicas.String()+" in service")
 		return tw.Flush()
 	}
+	prettyUpdateStatus(p, head, s.UpdateStatus)
 	if len(sp.Constraints)+len(sp.Preferences) > 0 {
 		head(0, "Placement")
 		optional(p, 1, "Constraints", sp.Constraints)
@@ -97,6 +98,8 @@ func printPretty(w io.Writer, s api.Service, netNames map[string]string) error {
 	p(1, "Delay", rp.Delay)
 	p(1, "Max Attempts", rp.MaxAttempts)
 	p(1, "Window", rp.Window)
+	prettyPolicy(p, head, "UpdateConfig", sp.UpdateConfig)
+	prettyPolicy(p, head, "RollbackConfig", sp.RollbackConfig)
 	head(0, "ContainerSpec")
 	p(1, "Image", sp.Image)
 	optional(p, 1, "Command", sp.Command)

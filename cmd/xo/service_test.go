@@ -34,10 +34,10 @@ var (
 func TestServiceCreateCmd(t *testing.T) {
 	socket, ops := serviceSocket(t)
 	check(t, socket, 0, apitest.ServiceID("web")+"\n", "", "service", "create", "--name", "web", "--replicas", "2",
-		"--network", "web,alias=www", "-p", "8080:80", "--reserve-memory", "64m", "-q", "-d", "demoapp", "-listen", ":80")
+		"--network", "web,alias=www", "-p", "8081:80", "--reserve-memory", "64m", "-q", "-d", "demoapp", "-listen", ":80")
 	want := `ServiceCreate {"name":"web","image":"demoapp","args":["-listen",":80"],"mode":"replicated","replicas":2,` +
 		`"networks":[{"target":"` + apitest.WebID + `","aliases":["www"]}],"resources":{"reservations":{"memory_bytes":67108864}},` +
-		`"restart_policy":{"condition":"any"},"endpoint_mode":"vip","ports":[{"target":80,"published":8080,"protocol":"tcp","mode":"ingress"}]}`
+		`"restart_policy":{"condition":"any"},"endpoint_mode":"vip","ports":[{"target":80,"published":8081,"protocol":"tcp","mode":"ingress"}]}`
 	if calls := ops.Calls(); len(calls) != 1 || calls[0] != want {
 		t.Errorf("calls = %q\nwant %q", calls, want)
 	}

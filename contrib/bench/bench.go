@@ -38,7 +38,9 @@ var Scenarios = []Scenario{
 	{Name: "run"},
 	{Name: "cluster", Packages: []string{"iperf3"}},
 	{Name: "dns", Packages: []string{"dnsperf", "dnsmasq-base"}},
+	{Name: "control"},
 	{Name: "services"},
+	{Name: "lb4", Packages: []string{"iperf3"}},
 }
 
 // SchemaVersion is the version of the results file format.

@@ -13,6 +13,7 @@
 //	/call         GETs the -call URL (env CALL) on a new connection and
 //	              answers like / with the upstream's answer in "upstream"
 //	              (502 with the error when the call fails)
+//	/ws           WebSocket echo: each message comes back as sent
 //
 // A UDP echo server listens on the same port number, and a TCP echo server
 // on -echo-port (0 disables it). "demoapp -check [-port N]" queries
@@ -131,6 +132,7 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, a.info(r))
 	})
 	mux.HandleFunc("/call", a.handleCall)
+	mux.HandleFunc("/ws", a.handleWS)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.healthy.Load() {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)

@@ -187,6 +187,8 @@ func TestDiscovery(t *testing.T) {
 		}
 	})
 
+	t.Run("the DNS fast path", func(t *testing.T) { testFastPath(t, h2, h3) })
+
 	t.Run("dnsd answers from the host with the right rcodes", func(t *testing.T) {
 		out := c.MustExec(t, 2, c.Bin("probe"), "resolve", "-server", "169.254.53.53:53", "-timeout", "2s", "proxy")
 		if strings.TrimSpace(out) != h3.containerIP(t, "proxy", "appnet") {

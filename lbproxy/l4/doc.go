@@ -4,7 +4,10 @@
 // # Model
 //
 // A Desired state belongs to one network namespace. Services are VIPs
-// (VIP:port/proto to a list of healthy tasks); Published entries are
+// (VIP:port/proto to a list of healthy tasks, or, address-only like a
+// Swarm VIP, every TCP and UDP port of VIP to the same port of a task:
+// the nftables plane serves every port, the userspace and IPVS planes
+// only the service's known ports, see Desired.PerPort); Published entries are
 // routing-mesh ports (port/proto on every local address of the namespace
 // to a list of tasks, anywhere in the cluster); MeshSource gives the
 // source address mesh traffic takes towards a backend network. A

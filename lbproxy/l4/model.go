@@ -43,12 +43,28 @@ func ParseProto(s string) (Proto, error) {
 // Service is a virtual service: connections to VIP:Port/Proto go to one
 // of Backends (the healthy tasks). With no backends, connections are
 // refused at once.
+//
+// A Service with neither Port nor Proto is address-only, like a Swarm
+// VIP: a connection to any TCP or UDP port of VIP goes to the same port
+// of one backend, so its Backends carry port 0. Planes that cannot serve
+// every port (userspace, ipvs) serve KnownPorts instead (see PerPort);
+// the nftables plane ignores it.
 type Service struct {
-	VIP      netip.Addr
-	Port     uint16
-	Proto    Proto
-	Backends []netip.AddrPort
+	VIP        netip.Addr
+	Port       uint16
+	Proto      Proto
+	Backends   []netip.AddrPort
+	KnownPorts []PortProto
 }
+
+// PortProto is one transport port.
+type PortProto struct {
+	Port  uint16
+	Proto Proto
+}
+
+// AllPorts reports whether s is address-only.
+func (s Service) AllPorts() bool { return s.Port == 0 && s.Proto == 0 }
 
 // Published is a routing-mesh port: connections to Port/Proto on any
 // local address of the namespace (except loopback) go to one of Backends,
@@ -76,7 +92,8 @@ type Desired struct {
 	MeshSource []SNAT
 }
 
-// Key names a frontend. A published port has no VIP (the zero Addr).
+// Key names a frontend. A published port has no VIP (the zero Addr); an
+// address-only VIP has neither Proto nor Port.
 type Key struct {
 	VIP   netip.Addr
 	Proto Proto
@@ -86,9 +103,19 @@ type Key struct {
 // Published reports whether k is a routing-mesh port.
 func (k Key) Published() bool { return !k.VIP.IsValid() }
 
+// AllPorts reports whether k is an address-only VIP (every TCP and UDP
+// port).
+func (k Key) AllPorts() bool { return k.VIP.IsValid() && k.Port == 0 && k.Proto == 0 }
+
+// CarriesUDP reports whether UDP flows go through k.
+func (k Key) CarriesUDP() bool { return k.Proto == UDP || k.AllPorts() }
+
 func (k Key) String() string {
-	if k.Published() {
+	switch {
+	case k.Published():
 		return fmt.Sprintf("*:%d/%s", k.Port, k.Proto)
+	case k.AllPorts():
+		return k.VIP.String() + ":*"
 	}
 	return fmt.Sprintf("%s:%d/%s", k.VIP, k.Port, k.Proto)
 }
@@ -112,7 +139,7 @@ func (d Desired) Frontends() (Frontends, error) {
 			errs = append(errs, fmt.Errorf("frontend %s is listed twice: merge its backends into one entry", k))
 			return
 		}
-		bs, err := canonical(backends)
+		bs, err := canonical(backends, k.AllPorts())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("frontend %s: %w", k, err))
 			return
@@ -121,9 +148,11 @@ func (d Desired) Frontends() (Frontends, error) {
 	}
 	for _, s := range d.Services {
 		k := Key{VIP: s.VIP, Proto: s.Proto, Port: s.Port}
-		if err := checkKey(k); err != nil {
-			errs = append(errs, err)
-			continue
+		if !s.AllPorts() {
+			if err := checkKey(k); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if !s.VIP.Is4() || s.VIP.IsUnspecified() || s.VIP.IsLoopback() || s.VIP.IsMulticast() {
 			errs = append(errs, fmt.Errorf("service %s: VIP must be a unicast IPv4 address outside 127.0.0.0/8", k))
@@ -152,7 +181,7 @@ func (d Desired) Frontends() (Frontends, error) {
 
 func checkKey(k Key) error {
 	if k.Proto != TCP && k.Proto != UDP {
-		return fmt.Errorf("frontend %s: protocol must be tcp or udp", k)
+		return fmt.Errorf("frontend %s: protocol must be tcp or udp (or, for a VIP of every port, neither port nor protocol)", k)
 	}
 	if k.Port == 0 {
 		return fmt.Errorf("frontend %s: port 0 is not a port: give the published or service port", k)
@@ -160,17 +189,54 @@ func checkKey(k Key) error {
 	return nil
 }
 
+// PerPort returns d with every address-only service replaced by one
+// service per known port (its KnownPorts, each backend at that port), for
+// the planes that cannot serve every port. A known port that d also lists
+// as a service of its own is left to that entry.
+func (d Desired) PerPort() Desired {
+	out := d
+	out.Services = nil
+	listed := map[Key]bool{}
+	for _, s := range d.Services {
+		if !s.AllPorts() {
+			listed[Key{VIP: s.VIP, Proto: s.Proto, Port: s.Port}] = true
+		}
+	}
+	for _, s := range d.Services {
+		if !s.AllPorts() {
+			out.Services = append(out.Services, s)
+			continue
+		}
+		for _, pp := range s.KnownPorts {
+			k := Key{VIP: s.VIP, Proto: pp.Proto, Port: pp.Port}
+			if listed[k] {
+				continue
+			}
+			listed[k] = true
+			bs := make([]netip.AddrPort, len(s.Backends))
+			for i, b := range s.Backends {
+				bs[i] = netip.AddrPortFrom(b.Addr(), pp.Port)
+			}
+			out.Services = append(out.Services, Service{VIP: s.VIP, Port: pp.Port, Proto: pp.Proto, Backends: bs})
+		}
+	}
+	return out
+}
+
 // canonical returns a sorted copy of backends, refusing duplicates (they
 // would silently double a backend's share) and addresses that are not
-// IPv4 with a port.
-func canonical(backends []netip.AddrPort) ([]netip.AddrPort, error) {
+// IPv4 with a port (port 0 for an address-only frontend).
+func canonical(backends []netip.AddrPort, addrOnly bool) ([]netip.AddrPort, error) {
 	bs := slices.Clone(backends)
 	if bs == nil {
 		bs = []netip.AddrPort{}
 	}
 	slices.SortFunc(bs, netip.AddrPort.Compare)
 	for i, b := range bs {
-		if !b.Addr().Is4() || b.Port() == 0 {
+		switch {
+		case addrOnly && (!b.Addr().Is4() || b.Port() != 0):
+			return nil, fmt.Errorf("backend %s: must be an IPv4 address with port 0 (the frontend serves every port)", b)
+		case !addrOnly && (!b.Addr().Is4() || b.Port() == 0):
 			return nil, fmt.Errorf("backend %s: must be an IPv4 address and a non-zero port", b)
 		}
 		if i > 0 && bs[i-1] == b {

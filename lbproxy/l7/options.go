@@ -1,10 +1,12 @@
 package l7
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +71,11 @@ type Options struct {
 	// BackendIdleTimeout closes a keep-alive connection to a backend
 	// that was not used for that long.
 	BackendIdleTimeout time.Duration
+	// Dial, when set, connects to backends instead of a net.Dialer: the
+	// agent dials from the node's ingress namespace, whose address is
+	// the node's own on each overlay network. Its context carries
+	// ConnectTimeout.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// RetryBodyLimit: an idempotent request's body up to this size is
 	// kept so that the request can be retried on another backend after
 	// it was sent; larger bodies are streamed and such a request is

@@ -143,6 +143,7 @@ func (s *Server) newBackendLocked(k backendKey, srv upstream.Server, svc *servic
 			MaxIdle:     s.opts.MaxIdlePerBackend,
 			IdleTimeout: s.opts.BackendIdleTimeout,
 			DialTimeout: s.opts.ConnectTimeout,
+			Dial:        s.opts.Dial,
 		}),
 	}
 	b.up.Set(1)

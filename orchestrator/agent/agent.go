@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/xoverlay/xoverlay/lbproxy/l4"
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/netdriver/kernel"
 	"github.com/xoverlay/xoverlay/orchestrator/cluster"
@@ -30,6 +31,10 @@ type Agent struct {
 	cfg Config
 	log *slog.Logger
 	reg *prometheus.Registry
+
+	dataPlane string // the service VIPs' data plane, probed at start
+
+	lbL4 *l4.Metrics // the L4 data planes' metrics, shared by the VIPs and the published ports (set by startVIPs)
 }
 
 // New checks cfg; it starts nothing.
@@ -65,6 +70,13 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		return err
 	}
 	stack.push("docker client", docker.Close)
+	tasks, err := a.taskEngine(&stack, docker, log) // the engine, or a simulated one (--simulate-tasks)
+	if err != nil {
+		return err
+	}
+	if a.dataPlane, err = a.pickDataPlane(log.With("component", "vip")); err != nil {
+		return err
+	}
 	if err := a.register(ctx, rep, id, engineVersion(ctx, docker)); err != nil {
 		return err
 	}
@@ -93,7 +105,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	loops, cancel := context.WithCancel(ctx)
 	stack.push("loops", func() error { cancel(); wg.Wait(); return nil })
-	if err := a.serveDNS(loops, &stack, &wg, rep.Store, k, log.With("component", "dns")); err != nil {
+	if err := a.serveDNS(loops, &stack, &wg, rep.Store, k, docker, id, log.With("component", "dns")); err != nil {
 		return err
 	}
 	w := engine.New(docker, rep, id, PluginName, log.With("component", "engine"))
@@ -104,7 +116,13 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.caKeyLoop(loops, rep, id, log) })
 	// After the plugin socket serves: creating a network copy calls the plugin.
 	a.startControllers(loops, &wg, rep.Store, rep, drv, docker, id, log)
-	ex := executor.New(docker, leaderView{rep}, id, log.With("component", "executor"), a.reg)
+	if err := a.startVIPs(loops, &wg, rep.Store, docker, id, a.dataPlane, log); err != nil {
+		return err
+	}
+	if err := a.startIngress(loops, &wg, rep.Store, docker, id, log); err != nil {
+		return err
+	}
+	ex := executor.New(tasks, leaderView{rep}, id, log.With("component", "executor"), a.reg)
 	wg.Go(func() { ex.Run(loops) })
 	orch := orchestrate.New(leaderView{rep}, log.With("component", "orchestrator"), a.reg, orchestrate.Options{})
 	wg.Go(func() { orch.Run(loops) })
@@ -131,6 +149,7 @@ func (a *Agent) register(ctx context.Context, rep *replica, id, engine string) e
 	node := state.Node{ID: id, Hostname: a.cfg.Hostname, Addr: a.cfg.AdvertiseAddr, Role: state.RoleManager,
 		JoinedAt: time.Now().UTC(), Capabilities: probeCapabilities(), Capacity: probeCapacity()}
 	node.Capabilities.Engine = engine
+	node.Capabilities.DataPlane = a.dataPlane
 	if cf, _, err := a.loadCluster(); err != nil {
 		return err
 	} else if cf != nil {

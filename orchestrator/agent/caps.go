@@ -44,11 +44,14 @@ const (
 	DataPlaneUserspace = "userspace"
 )
 
-// DataPlane is the load-balancing data plane a node's capabilities allow:
+// DataPlane is the load-balancing data plane a node uses: the one its
+// agent probed and reported, or else the one its capabilities allow:
 // IPVS where the kernel has ip_vs, nftables where not, a userspace proxy
 // where neither works.
 func DataPlane(c state.Capabilities) string {
 	switch {
+	case c.DataPlane != "":
+		return c.DataPlane
 	case c.IPVS:
 		return DataPlaneIPVS
 	case c.NFTables:

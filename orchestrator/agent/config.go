@@ -32,10 +32,23 @@ type Config struct {
 	SuspectAfter   time.Duration
 	DownAfter      time.Duration
 
+	// SimulateTasks runs the node executor on a simulated engine
+	// (executor.SimEngine): task containers are records, not processes,
+	// kept in StateDir across restarts. For control-plane benchmarks
+	// (--simulate-tasks, hidden).
+	SimulateTasks bool
+
 	// DNS is the discovery DNS server's configuration; an empty DNS.Addr
 	// (--dns-listen "") disables it. Empty DNS.Upstreams are read from
 	// /etc/resolv.conf.
 	DNS dnsd.Config
+	// DNSIntercept (--dns-intercept) sends the queries of containers that
+	// are only on xoverlay networks from 127.0.0.11 straight to DNS.Addr.
+	DNSIntercept bool
+
+	// LBDataPlane (--lb-dataplane) is the service VIPs' data plane: auto
+	// (probed: ipvs, nftables, userspace), or one of them.
+	LBDataPlane string
 }
 
 // PluginName is the plugin's name for Docker: `-d xoverlay`.

@@ -45,9 +45,11 @@ func (c Config) DNSAddress() string {
 }
 
 // serveDNS puts the DNS address on this host, starts the server and keeps
-// its records in step with the store until ctx ends (on wg).
+// its records in step with the store until ctx ends (on wg). With
+// --dns-intercept, the containers of this engine (docker) that are only on
+// xoverlay networks get the fast path to the server.
 func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGroup, store *state.Store,
-	k *kernel.Netlink, log *slog.Logger) error {
+	k *kernel.Netlink, docker interceptEngine, node string, log *slog.Logger) error {
 	if a.cfg.DNS.Addr == "" {
 		return nil
 	}
@@ -98,6 +100,9 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 		})
 	})
 	log.Info("dns ready", "addr", cfg.Addr, "upstreams", cfg.Upstreams, "ttl", cfg.TTL)
+	if a.cfg.DNSIntercept {
+		a.startDNSIntercept(ctx, stack, store, docker, node, log)
+	}
 	return nil
 }
 
@@ -107,10 +112,6 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 func dnsSnapshot(store *state.Store) dnsd.Snapshot {
 	var snap dnsd.Snapshot
 	store.View(func(tx state.ReadTx) {
-		down := map[string]bool{}
-		for _, n := range tx.Nodes() {
-			down[n.ID] = n.Status == state.StatusDown
-		}
 		for _, n := range tx.Networks() {
 			p, err := netip.ParsePrefix(n.Subnet)
 			if err != nil {
@@ -123,7 +124,7 @@ func dnsSnapshot(store *state.Store) dnsd.Snapshot {
 					continue
 				}
 				e := dnsd.Endpoint{NetworkID: n.ID, ContainerID: ep.ContainerID, IP: ip,
-					Service: ep.Service, Task: ep.Container, InService: ep.InService() && !down[ep.Node]}
+					Service: ep.Service, Task: ep.Container, InService: tx.InService(ep)}
 				if ep.Container != "" {
 					e.Names = append([]string{ep.Container}, ep.Aliases...)
 				}

@@ -266,5 +266,6 @@ func randomID() string {
 func (o *ops) capabilities(ctx context.Context) state.Capabilities {
 	c := probeCapabilities()
 	c.Engine = engineVersion(ctx, o.docker)
+	c.DataPlane = o.a.dataPlane
 	return c
 }

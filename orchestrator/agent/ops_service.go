@@ -43,6 +43,13 @@ func (o *ops) ServiceUpdate(ctx context.Context, id string, version uint64, spec
 	return err
 }
 
+// ServiceRollback puts a service back on its previous spec, refused when
+// it has none or is no longer at version (0 skips the check).
+func (o *ops) ServiceRollback(ctx context.Context, id string, version uint64) error {
+	_, err := o.rep.Propose(ctx, state.RollbackService{ID: id, Version: version, At: time.Now().UTC()})
+	return err
+}
+
 // ServiceRemove removes a service; the executors stop its tasks.
 func (o *ops) ServiceRemove(ctx context.Context, id string) error {
 	_, err := o.rep.Propose(ctx, state.RemoveService{ID: id})

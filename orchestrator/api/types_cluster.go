@@ -72,10 +72,11 @@ type Node struct {
 
 // NodeCapabilities are what a node's kernel and engine offer.
 type NodeCapabilities struct {
-	Kernel   string `json:"kernel,omitempty"`
-	Engine   string `json:"engine,omitempty"` // Docker engine version
-	IPVS     bool   `json:"ipvs"`
-	NFTables bool   `json:"nftables"`
+	Kernel    string `json:"kernel,omitempty"`
+	Engine    string `json:"engine,omitempty"` // Docker engine version
+	IPVS      bool   `json:"ipvs"`
+	NFTables  bool   `json:"nftables"`
+	DataPlane string `json:"data_plane,omitempty"` // the service VIPs' data plane in use: ipvs, nftables or userspace
 }
 
 // NodeUpdateRequest is the body of POST /v1/nodes/{ref}/update.

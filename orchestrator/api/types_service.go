@@ -53,6 +53,11 @@ type Service struct {
 	// Version counts the spec's changes; an update names the version it
 	// was made from, and is refused (409) when the service changed since.
 	Version uint64 `json:"version"`
+	// PreviousSpec is the spec before the last update: what xo service
+	// rollback returns to.
+	PreviousSpec *ServiceSpec `json:"previous_spec,omitempty"`
+	// UpdateStatus is what the last rolling update or rollback did.
+	UpdateStatus *UpdateStatus `json:"update_status,omitempty"`
 }
 
 // ShortID is the first 12 characters of the ID.
@@ -101,6 +106,14 @@ type ServiceSpec struct {
 	EndpointMode    string               `json:"endpoint_mode,omitempty"` // vip (default) or dnsrr
 	Ports           []PortConfig         `json:"ports,omitempty"`
 	Mounts          []Mount              `json:"mounts,omitempty"`
+	// UpdateConfig and RollbackConfig: how tasks are replaced on an
+	// update and on a rollback; nil: one at a time, stop-first, pause on
+	// failure, 5s of monitoring.
+	UpdateConfig   *UpdateConfig `json:"update_config,omitempty"`
+	RollbackConfig *UpdateConfig `json:"rollback_config,omitempty"`
+	// ForceUpdate changes (xo service update --force) to replace every
+	// task although nothing else changed.
+	ForceUpdate uint64 `json:"force_update,omitempty"`
 }
 
 // NetworkAttachment puts a service's tasks on a network. Target is a
@@ -186,6 +199,11 @@ type Task struct {
 	ContainerID  string    `json:"container_id,omitempty"`
 	ExitCode     int       `json:"exit_code,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Outdated: the task runs another spec than the service asks for; a
+	// rolling update replaces it.
+	Outdated bool `json:"outdated,omitempty"`
+	// Draining: out of service before its stop (a rolling update's).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // SlotName is the NAME column of xo service ps, as Docker shows it:

@@ -98,7 +98,7 @@ func (v nodeView) build(n *state.Node) api.Node {
 		Labels:        labels,
 		Capabilities: api.NodeCapabilities{
 			Kernel: n.Capabilities.Kernel, Engine: n.Capabilities.Engine,
-			IPVS: n.Capabilities.IPVS, NFTables: n.Capabilities.NFTables,
+			IPVS: n.Capabilities.IPVS, NFTables: n.Capabilities.NFTables, DataPlane: n.Capabilities.DataPlane,
 		},
 		JoinedAt: n.JoinedAt,
 		Self:     n.ID == v.self,

@@ -34,6 +34,9 @@ type Ops interface {
 	// ServiceUpdate replaces a service's spec, made from its SpecVersion
 	// version (0 skips the check).
 	ServiceUpdate(ctx context.Context, id string, version uint64, spec state.ServiceSpec) error
+	// ServiceRollback puts a service back on its previous spec, made
+	// from its SpecVersion version (0 skips the check).
+	ServiceRollback(ctx context.Context, id string, version uint64) error
 	ServiceRemove(ctx context.Context, id string) error
 	// TaskLogs calls emit with each line of a task container's logs, read
 	// from the engine of its node, until they end or ctx does. A

@@ -71,6 +71,7 @@ func New(r Reader, info InfoFunc, ops Ops, log *slog.Logger, reg prometheus.Regi
 	s.route(mux, "GET /v1/services/{ref}/tasks", s.listTasks)
 	s.route(mux, "POST /v1/services", s.withOps(s.createService))
 	s.route(mux, "POST /v1/services/{ref}/update", s.withOps(s.updateService))
+	s.route(mux, "POST /v1/services/{ref}/rollback", s.withOps(s.rollbackService))
 	s.route(mux, "DELETE /v1/services/{ref}", s.withOps(s.removeService))
 	s.stream(mux, "GET /v1/services/{ref}/logs", serviceLogTasks)
 	s.stream(mux, "GET /v1/tasks/{ref}/logs", taskLogTasks)

@@ -111,6 +111,7 @@ func buildService(tx state.ReadTx, svc *state.Service) api.Service {
 	if svc.External {
 		out.Mode = api.ModeExternal
 	}
+	addUpdate(&out, svc)
 	for _, id := range slices.Sorted(maps.Keys(svc.VIPs)) {
 		out.VirtualIPs = append(out.VirtualIPs, api.VirtualIP{NetworkID: id, Addr: svc.VIPs[id]})
 	}
@@ -168,6 +169,7 @@ func buildTask(tx state.ReadTx, svc *state.Service, t *state.Task) api.Task {
 		NodeID: t.NodeID, Image: taskImage(svc, t), DesiredState: string(t.DesiredState), State: string(t.Status.State),
 		Message: t.Status.Message, Err: t.Status.Err, Timestamp: t.Status.Timestamp,
 		ContainerID: t.Status.ContainerID, ExitCode: t.Status.ExitCode, CreatedAt: t.CreatedAt,
+		Outdated: svc.Outdated(t), Draining: t.Draining,
 	}
 	if t.NodeID != "" {
 		out.Node = hostname(tx, t.NodeID)
@@ -178,12 +180,7 @@ func buildTask(tx state.ReadTx, svc *state.Service, t *state.Task) api.Task {
 // taskImage is the image a task runs: the spec's, or the previous spec's
 // for a task made before the last change of what tasks run (the store
 // keeps only those two specs).
-func taskImage(svc *state.Service, t *state.Task) string {
-	if svc.Outdated(t) && svc.PreviousSpec != nil {
-		return svc.PreviousSpec.Image
-	}
-	return svc.Spec.Image
-}
+func taskImage(svc *state.Service, t *state.Task) string { return svc.TaskSpec(t).Image }
 
 // specToAPI copies a spec into the wire type, which has the same fields
 // and JSON names (TestSpecConversion keeps them so). Requests go the other

@@ -37,6 +37,8 @@ func fill(v reflect.Value) {
 		v.SetInt(7)
 	case reflect.Uint16, reflect.Uint64:
 		v.SetUint(7)
+	case reflect.Float64:
+		v.SetFloat(0.5)
 	default:
 		panic("fill: add " + v.Kind().String())
 	}

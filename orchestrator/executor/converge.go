@@ -121,7 +121,7 @@ func (e *Executor) plan(list []container.Summary, dirty map[string]bool, full bo
 				j.act = actNone // running as reported: events tell when that changes
 			}
 			if (j.act == actCreate || j.act == actStart) && svc != nil {
-				j.nets, j.wait, j.gone = networks(tx, svc.Spec, e.node)
+				j.nets, j.wait, j.gone = networks(tx, svc.TaskSpec(t), e.node)
 				waiting = waiting || j.wait != ""
 			}
 			if t.Status.State == state.TaskAssigned {
@@ -132,10 +132,12 @@ func (e *Executor) plan(list []container.Summary, dirty map[string]bool, full bo
 			}
 		}
 		for id, cs := range byTask {
-			t := tx.Task(id) // nil, or assigned to another node
+			t := tx.Task(id) // nil, not assigned yet, or assigned to another node
 			for _, c := range cs {
 				known[id] = true
-				if t == nil { // the state may be being replaced (a join): judge it twice, apart
+				// The state may be being replaced (a join) or replayed (a restart: the
+				// assignment not applied yet): judge it twice, apart.
+				if t == nil || t.NodeID == "" {
 					since, ok := e.staleSince[c.ID]
 					if !ok {
 						since = now

@@ -65,8 +65,11 @@ func (e *Executor) retryLater(ctx context.Context, j *job, op string, err error)
 	j.report(state.TaskStatus{State: j.last().State, Message: fmt.Sprintf("%s failed, retrying in %s: %v", op, wait, err)})
 }
 
-// report writes every status the pass observed in one SetTaskStatus and
-// updates the task gauge.
+// maxReport bounds the statuses of one SetTaskStatus.
+const maxReport = 500
+
+// report writes every status the pass observed in SetTaskStatus writes
+// and updates the task gauge.
 func (e *Executor) report(ctx context.Context, p *plan) {
 	now := e.now()
 	var ups []state.TaskStatusUpdate
@@ -87,12 +90,18 @@ func (e *Executor) report(ctx context.Context, p *plan) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	if _, err := e.cluster.Propose(ctx, state.SetTaskStatus{Node: e.node, Tasks: ups}); err != nil {
-		if ctx.Err() == nil {
-			wait := e.failed(reportKey, now)
-			e.log.Warn("reporting task statuses; will retry", "tasks", len(ups), "err", err, "retry_in", wait)
+	// In writes of at most maxReport statuses: a follower forwards its
+	// writes to the leader, whose RPC requests are bounded in size.
+	for rest := ups; len(rest) > 0; {
+		batch := rest[:min(len(rest), maxReport)]
+		rest = rest[len(batch):]
+		if _, err := e.cluster.Propose(ctx, state.SetTaskStatus{Node: e.node, Tasks: batch}); err != nil {
+			if ctx.Err() == nil {
+				wait := e.failed(reportKey, now)
+				e.log.Warn("reporting task statuses; will retry", "tasks", len(batch)+len(rest), "err", err, "retry_in", wait)
+			}
+			return
 		}
-		return
 	}
 	e.succeeded(reportKey)
 	for _, u := range ups {

@@ -63,12 +63,10 @@ func (e *Executor) create(ctx context.Context, j *job) {
 	if !j.ready() {
 		return
 	}
-	spec := j.svc.Spec
-	if j.t.SpecVersion != j.svc.SpecVersion {
-		// Only the current spec is kept (and the previous one, without
-		// its version): rolling updates replace outdated tasks.
-		e.log.Info("task made from an older spec; creating it from the current one", "task", j.t.ID,
-			"task_spec", j.t.SpecVersion, "service_spec", j.svc.SpecVersion, "outdated", j.svc.Outdated(j.t))
+	spec := j.svc.TaskSpec(j.t) // a task made before an update runs the spec it was made from
+	if j.svc.Outdated(j.t) {
+		e.log.Info("task made from an older spec; creating it from that spec if it is the previous one, else the current",
+			"task", j.t.ID, "task_spec", j.t.SpecVersion, "service_spec", j.svc.SpecVersion, "image", spec.Image)
 	}
 	err := e.call(ctx, "image", func(ctx context.Context) error {
 		_, err := e.docker.ImageInspect(ctx, spec.Image)

@@ -36,16 +36,25 @@ type externalPlan struct {
 // is removed. seen is updated.
 func planExternal(tx state.ReadTx, seen map[string]time.Time, now time.Time, grace time.Duration) externalPlan {
 	var p externalPlan
-	tasks := map[string]bool{} // container IDs of tasks: a removed service's task still carries its label
-	for _, t := range tx.Tasks("") {
-		if t.Status.ContainerID != "" {
-			tasks[t.Status.ContainerID] = true
+	var labelled []*state.Endpoint // labelled endpoints recording no task
+	for _, ep := range tx.Endpoints("") {
+		if ep.Service != "" && ep.Task == "" {
+			labelled = append(labelled, ep)
 		}
 	}
 	members := map[string]bool{} // service names with hand-run endpoints
-	for _, ep := range tx.Endpoints("") {
-		if ep.Service != "" && ep.Task == "" && !tasks[ep.ContainerID] {
-			members[ep.Service] = true
+	// The tasks are read only when needed: a pass over them all is not free.
+	if len(labelled) > 0 {
+		tasks := map[string]bool{} // container IDs of tasks: a removed service's task still carries its label
+		for _, t := range tx.Tasks("") {
+			if t.Status.ContainerID != "" {
+				tasks[t.Status.ContainerID] = true
+			}
+		}
+		for _, ep := range labelled {
+			if !tasks[ep.ContainerID] {
+				members[ep.Service] = true
+			}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(members)) {

@@ -74,6 +74,11 @@ type Options struct {
 	Now func() time.Time
 	// NewID makes task and service IDs. Default state.NewID.
 	NewID func() string
+	// Drainer takes the tasks a rolling update retires out of service
+	// before they stop. Default: StateDrainer with DrainDelay.
+	Drainer Drainer
+	// DrainDelay is the default drainer's wait. Default DefaultDrainDelay.
+	DrainDelay time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -104,18 +109,23 @@ type Orchestrator struct {
 	log     *slog.Logger
 	opts    Options
 	m       *metrics
+	upd     *updates
 
 	// Owned by the pass (never concurrent with itself); reset when
 	// leadership begins.
 	ext     externals
 	retry   time.Duration // after a failed pass: 1s doubling to 30s
 	lastErr string
+	lead0   time.Time // when this leadership began
+	settled bool      // a pass of this leadership found nothing to do
+	work    int       // what the current pass did: plans written, tasks placed
 }
 
 // New returns an orchestrator over cluster; it starts nothing. Its
 // metrics go to reg (nil: none).
 func New(cluster Cluster, log *slog.Logger, reg prometheus.Registerer, opts Options) *Orchestrator {
-	return &Orchestrator{cluster: cluster, log: log, opts: opts.withDefaults(), m: newMetrics(reg, log)}
+	return &Orchestrator{cluster: cluster, log: log, opts: opts.withDefaults(), m: newMetrics(reg, log),
+		upd: newUpdates(cluster, opts, reg, log.With("component", "updater"))}
 }
 
 // Run orchestrates while this node leads, until ctx ends.
@@ -143,7 +153,13 @@ func (o *Orchestrator) lead(ctx context.Context, tick <-chan time.Time) {
 	defer o.m.unschedulable.Set(0)
 	o.ext = externals{seen: map[string]time.Time{}, bad: map[string]bool{}}
 	o.retry, o.lastErr = 0, ""
+	o.lead0, o.settled = time.Now(), false
+	o.m.leaderSince.Set(float64(o.lead0.UnixNano()) / 1e9)
+	o.m.converged.Set(0)
+	defer o.m.leaderSince.Set(0)
+	defer o.m.converged.Set(0)
 
+	defer o.upd.wait() // last: after the passes, and the drains they started, ended
 	lctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -174,6 +190,9 @@ func (o *Orchestrator) relevant(e state.Event) bool {
 	case "service", "task", "node", "all":
 		return true
 	case "endpoint":
+		if o.updateRelevant(e) {
+			return true
+		}
 		if e.Action == "delete" {
 			return true
 		}
@@ -197,6 +216,7 @@ func (o *Orchestrator) pass(ctx context.Context) time.Time {
 	start := time.Now()
 	defer func() { o.m.duration.Observe(time.Since(start).Seconds()) }()
 	now := o.opts.Now()
+	o.work = 0
 	wake, err := o.orchestrate(ctx, now)
 	if err != nil {
 		if errors.Is(err, errNotLeader) || ctx.Err() != nil {
@@ -213,19 +233,41 @@ func (o *Orchestrator) pass(ctx context.Context) time.Time {
 		o.log.Info("orchestration pass succeeded again")
 	}
 	o.retry, o.lastErr = 0, ""
+	o.settle()
 	if wake.IsZero() {
 		return time.Time{}
 	}
 	return start.Add(wake.Sub(now)) // the injected clock's time, on the wall clock
 }
 
+// settle records the first pass of this leadership that had nothing
+// to do: every service checked, no task to create, stop or place. From
+// then on the new leader has caught up with its predecessor's job.
+func (o *Orchestrator) settle() {
+	if o.settled || o.work > 0 {
+		return
+	}
+	o.settled = true
+	now := time.Now()
+	took := now.Sub(o.lead0)
+	o.m.converged.Set(float64(now.UnixNano()) / 1e9)
+	o.m.convergeSeconds.Observe(took.Seconds())
+	var services, tasks int
+	o.cluster.View(func(tx state.ReadTx) { services, tasks = len(tx.Services()), len(tx.Tasks("")) })
+	o.log.Info("orchestration converged since leadership began", "took", took.Round(time.Millisecond),
+		"services", services, "tasks", tasks)
+}
+
 // metrics are the orchestrator's Prometheus series.
 type metrics struct {
-	leader        prometheus.Gauge
-	duration      prometheus.Histogram
-	created       prometheus.Counter
-	stopped       *prometheus.CounterVec // by the desired state given: shutdown, remove, complete
-	unschedulable prometheus.Gauge
+	leader          prometheus.Gauge
+	leaderSince     prometheus.Gauge
+	converged       prometheus.Gauge
+	duration        prometheus.Histogram
+	convergeSeconds prometheus.Histogram
+	created         prometheus.Counter
+	stopped         *prometheus.CounterVec // by the desired state given: shutdown, remove, complete
+	unschedulable   prometheus.Gauge
 }
 
 // newMetrics makes the series and registers them with reg (nil: none).
@@ -235,6 +277,20 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "xo_orchestrator_leader",
 			Help: "1 while this node's orchestrator acts (it is the raft leader).",
+		}),
+		leaderSince: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xo_orchestrator_leader_since_timestamp_seconds",
+			Help: "Unix time at which this node's orchestrator began acting as leader; 0 while it does not lead.",
+		}),
+		converged: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xo_orchestrator_converged_timestamp_seconds",
+			Help: "Unix time at which the first pass since this node began leading found nothing to create, stop " +
+				"or place (every service checked); 0 until then and while it does not lead.",
+		}),
+		convergeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xo_orchestrator_leader_converge_seconds",
+			Help:    "Time from this node becoming leader to its first pass with nothing to create, stop or place.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "xo_orchestrator_reconcile_seconds",
@@ -258,7 +314,8 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	if reg == nil {
 		return m
 	}
-	for _, c := range []prometheus.Collector{m.leader, m.duration, m.created, m.stopped, m.unschedulable} {
+	for _, c := range []prometheus.Collector{m.leader, m.leaderSince, m.converged, m.duration, m.convergeSeconds,
+		m.created, m.stopped, m.unschedulable} {
 		if err := reg.Register(c); err != nil {
 			log.Warn("orchestrator metric not exported", "err", err)
 		}

@@ -27,6 +27,11 @@ func (o *Orchestrator) orchestrate(ctx context.Context, now time.Time) (time.Tim
 	var wake time.Time
 	steps := []func() error{
 		func() (err error) { wake, err = o.reconcile(ctx, now); return err },
+		func() error {
+			at, err := o.update(ctx, now)
+			wake = earliest(wake, at)
+			return err
+		},
 		func() error { return o.schedule(ctx, now) },
 		func() error { return o.reap(ctx) },
 		func() error {
@@ -59,11 +64,12 @@ func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time,
 			if svc.External {
 				continue
 			}
+			ts := tx.Tasks(svc.ID)
 			var p reconcile.Plan
 			if svc.Global() {
-				p = reconcile.Global(svc, tx.Tasks(svc.ID), nodes, now)
+				p = reconcile.Global(svc, ts, nodes, now)
 			} else {
-				p = reconcile.Replicated(svc, tx.Tasks(svc.ID), nodes, now, pol)
+				p = reconcile.Replicated(svc, ts, nodes, now, pol)
 			}
 			wake = earliest(wake, p.Wake)
 			if !p.Empty() {
@@ -72,6 +78,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time,
 			}
 		}
 	})
+	o.work += len(plans)
 	if len(plans) == 0 {
 		return wake, nil
 	}
@@ -115,7 +122,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time,
 // schedule places the pending tasks, or records why they cannot be.
 func (o *Orchestrator) schedule(ctx context.Context, now time.Time) error {
 	var ups []state.TaskUpdate
-	unplaced := 0
+	unplaced, placed := 0, 0
 	service := map[string]string{} // task -> service ID
 	names := map[string]string{}   // service ID -> name
 	o.cluster.View(func(tx state.ReadTx) {
@@ -136,11 +143,14 @@ func (o *Orchestrator) schedule(ctx context.Context, now time.Time) error {
 		for _, d := range ds {
 			if d.NodeID == "" {
 				unplaced++
+			} else {
+				placed++
 			}
 		}
 		ups = scheduler.Updates(ds, pending, now)
 	})
 	o.m.unschedulable.Set(float64(unplaced))
+	o.work += placed // a task that cannot be placed is no work left to do
 	if len(ups) == 0 {
 		return nil
 	}

@@ -50,14 +50,14 @@ func (r *run) globalNode(n *state.Node, sl *slot) {
 	}
 	if sl == nil || sl.current == nil {
 		ready := n.Status == state.StatusReady || n.Status == ""
-		if ready && (sl == nil || sl.done == nil) {
+		if ready && (sl == nil || sl.done == nil) && !r.waitsForStop(sl, 0) {
 			r.plan.Create = append(r.plan.Create, NewTask{NodeID: n.ID, Reason: "created"})
 		}
 		return
 	}
 	cur := sl.current
 	for _, old := range sl.live[1:] {
-		if reason := retire(old, cur, r.nodes, r.now, 0); reason != "" {
+		if reason := retire(r.svc, old, cur, r.nodes, r.now, 0); reason != "" {
 			r.plan.stop(old, state.TaskShutdown, reason)
 		}
 	}

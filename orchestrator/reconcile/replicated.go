@@ -42,7 +42,7 @@ func Replicated(svc *state.Service, tasks []*state.Task, ns []*state.Node, now t
 	keys, slots := group(svc, tasks, func(t *state.Task) (uint64, bool) { return t.Slot, t.Slot > 0 })
 	var active []uint64
 	for _, k := range keys {
-		if sl := slots[k]; sl.current != nil || sl.done != nil {
+		if sl := slots[k]; sl.current != nil || sl.done != nil || r.waitsForStop(sl, r.pol.DownGrace) {
 			active = append(active, k)
 		}
 	}
@@ -60,7 +60,7 @@ func (r *run) replicatedSlot(k uint64, sl *slot) {
 		return // given up: stays failed until the spec changes
 	}
 	for _, old := range sl.live[1:] {
-		if reason := retire(old, cur, r.nodes, r.now, r.pol.DownGrace); reason != "" {
+		if reason := retire(r.svc, old, cur, r.nodes, r.now, r.pol.DownGrace); reason != "" {
 			r.plan.stop(old, state.TaskShutdown, reason)
 		}
 	}
@@ -97,10 +97,13 @@ func (r *run) scaleDown(active []uint64, slots map[uint64]*slot) []uint64 {
 		return active
 	}
 	node := func(k uint64) string {
-		if sl := slots[k]; sl.current != nil {
+		switch sl := slots[k]; {
+		case sl.current != nil:
 			return sl.current.NodeID
+		case sl.done != nil:
+			return sl.done.NodeID
 		}
-		return slots[k].done.NodeID
+		return slots[k].stopping.NodeID
 	}
 	perNode := map[string]int{}
 	for _, k := range active {
@@ -122,6 +125,9 @@ func (r *run) scaleDown(active []uint64, slots map[uint64]*slot) []uint64 {
 		perNode[node(k)]--
 		sl := slots[k]
 		r.plan.stopLive(sl, state.TaskRemove, reason)
+		if sl.stopping != nil && sl.current == nil {
+			r.plan.stop(sl.stopping, state.TaskRemove, reason)
+		}
 		if sl.done != nil {
 			r.plan.stop(sl.done, state.TaskRemove, reason)
 		}

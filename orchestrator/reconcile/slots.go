@@ -17,6 +17,9 @@ type slot struct {
 	live    []*state.Task // desired running, current first
 	current *state.Task   // nil without live tasks
 	done    *state.Task   // given up under the current spec: the slot stays failed
+	// stopping is the newest task shut down on its node and not stopped
+	// yet: a slot without live tasks waits for it (a stop-first update).
+	stopping *state.Task
 }
 
 // group sorts a service's tasks into slots by key, in key order.
@@ -42,7 +45,9 @@ func group[K cmp.Ordered](svc *state.Service, tasks []*state.Task, key func(*sta
 
 // sort finds the slot's live tasks and its current one: the live task no
 // other live task replaces; among several (a stray from a lost node, or a
-// write of a dead leader), a running one, then the newest.
+// write of a dead leader), a running one, then the newest. An up-to-date
+// task comes before outdated ones: after a rollback, the task of the
+// spec rolled back to stays, its outdated replacement goes.
 func (sl *slot) sort(svc *state.Service) {
 	replaced := map[string]bool{}
 	for _, t := range sl.tasks {
@@ -51,10 +56,14 @@ func (sl *slot) sort(svc *state.Service) {
 			replaced[t.Replaces] = true
 		} else if t.DesiredState == state.TaskComplete && !svc.Outdated(t) {
 			sl.done = t
+		} else if t.DesiredState == state.TaskShutdown && t.NodeID != "" && !t.Status.State.Terminal() &&
+			(sl.stopping == nil || t.CreatedAt.After(sl.stopping.CreatedAt)) {
+			sl.stopping = t
 		}
 	}
 	slices.SortFunc(sl.live, func(a, b *state.Task) int {
 		return cmp.Or(
+			cmpBool(!svc.Outdated(a), !svc.Outdated(b)),
 			cmpBool(!replaced[a.ID], !replaced[b.ID]),
 			cmpBool(a.Status.State == state.TaskRunning, b.Status.State == state.TaskRunning),
 			b.CreatedAt.Compare(a.CreatedAt),
@@ -131,8 +140,17 @@ func (ns nodes) ineligible(id string, svc *state.Service) string {
 
 // retire says why a live task that is not its slot's current one must
 // stop now, or "" while it should keep running until its replacement
-// runs.
-func retire(old, cur *state.Task, ns nodes, now time.Time, grace time.Duration) string {
+// runs. An outdated task replaced by an up-to-date one is a rolling
+// update's: the updater stops it, after draining it, once its
+// replacement serves; only the loss of its node stops it here.
+func retire(svc *state.Service, old, cur *state.Task, ns nodes, now time.Time, grace time.Duration) string {
+	if svc.Outdated(old) && !svc.Outdated(cur) && !old.Status.State.Terminal() {
+		if old.NodeID == "" {
+			return ""
+		}
+		reason, _ := ns.lost(old.NodeID, now, grace)
+		return reason
+	}
 	switch {
 	case cur.Status.State == state.TaskRunning:
 		return "replaced by task " + cur.ID
@@ -147,6 +165,18 @@ func retire(old, cur *state.Task, ns nodes, now time.Time, grace time.Duration) 
 		}
 	}
 	return ""
+}
+
+// waitsForStop says whether a slot without live tasks waits for its
+// stopping task to stop before a new task takes its place (not on a node
+// that is lost: then at once).
+func (r *run) waitsForStop(sl *slot, grace time.Duration) bool {
+	if sl == nil || sl.current != nil || sl.done != nil || sl.stopping == nil {
+		return false
+	}
+	reason, at := r.nodes.lost(sl.stopping.NodeID, r.now, grace)
+	r.plan.wake(at)
+	return reason == ""
 }
 
 // stopLive stops every live task of a slot.

@@ -35,6 +35,9 @@ const (
 	CmdUpdateTasks
 	CmdSetTaskStatus
 	CmdDeleteTasks
+	CmdSetUpdateStatus
+	CmdRollbackService
+	CmdDrainTasks
 )
 
 // Command is anything the FSM applies.

@@ -59,6 +59,10 @@ var commands = map[CommandType]applyFunc{
 	CmdUpdateTasks:   decodeApply((*Store).updateTasks),
 	CmdSetTaskStatus: decodeApply((*Store).setTaskStatus),
 	CmdDeleteTasks:   decodeApply((*Store).deleteTasks),
+
+	CmdSetUpdateStatus: decodeApply((*Store).setUpdateStatus),
+	CmdRollbackService: decodeApply((*Store).rollbackService),
+	CmdDrainTasks:      decodeApply((*Store).drainTasks),
 }
 
 // Encode turns a command into a raft log payload: its type byte, then JSON.

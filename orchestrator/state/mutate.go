@@ -4,8 +4,9 @@ import "fmt"
 
 // writeTx collects the events of one mutation; it is used with s.mu held.
 type writeTx struct {
-	s      *Store
-	events []Event
+	s       *Store
+	events  []Event
+	members map[string]bool // services whose members changed (see memberChanged)
 }
 
 func (w *writeTx) emit(kind, action, id string) {
@@ -22,6 +23,7 @@ func (s *Store) update(fn func(w *writeTx) (any, error)) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.syncMembers()
 	s.publish(w.events)
 	return v, nil
 }

@@ -48,6 +48,10 @@ func (w *writeTx) checkFree(n *Network, ip netip.Addr, node, endpoint string) er
 	if user := w.s.ipIndex[ipKey{n.ID, ip.String()}]; user != "" && user != endpoint {
 		return fmt.Errorf("%w: address %s is already in use on network %s by %s", ErrConflict, ip, displayName(n), w.describe(user))
 	}
+	if r, ok := n.Reserved[ip.String()]; ok && r.Service != "" {
+		return fmt.Errorf("%w: address %s is the virtual IP of service %s on network %s; choose another address",
+			ErrConflict, ip, w.serviceName(r.Service), displayName(n))
+	}
 	if r, ok := n.Reserved[ip.String()]; ok && r.Node != node {
 		return fmt.Errorf("%w: address %s is already reserved on network %s by host %s", ErrConflict, ip, displayName(n), w.hostname(r.Node))
 	}
@@ -140,6 +144,9 @@ func (s *Store) createEndpoint(c CreateEndpoint) (any, error) {
 		s.data.Endpoints[ep.ID] = &ep
 		s.ipIndex[ipKey{ep.NetworkID, ep.IP}] = ep.ID
 		w.emit("endpoint", "create", ep.ID)
+		if ep.Task == "" {
+			w.memberChanged(ep.Service)
+		}
 		return nil, nil
 	})
 }
@@ -152,6 +159,9 @@ func (w *writeTx) deleteEndpoint(id string) {
 	delete(w.s.ipIndex, ipKey{ep.NetworkID, ep.IP})
 	delete(w.s.data.Endpoints, id)
 	w.emit("endpoint", "delete", id)
+	if ep.Task == "" {
+		w.memberChanged(ep.Service)
+	}
 }
 
 func (s *Store) deleteEndpoint(c DeleteEndpoint) (any, error) {
@@ -186,6 +196,14 @@ func (s *Store) setEndpointStatus(c SetEndpointStatus) (any, error) {
 			}
 			if ep.ContainerID == u.ContainerID && ep.Container == u.Container && ep.EndpointStatus.Equal(u.Status) {
 				continue
+			}
+			if ep.Service != u.Status.Service || (ep.Task == "") != (u.Status.Task == "") {
+				if ep.Task == "" {
+					w.memberChanged(ep.Service)
+				}
+				if u.Status.Task == "" {
+					w.memberChanged(u.Status.Service)
+				}
 			}
 			ep.ContainerID, ep.Container = u.ContainerID, u.Container
 			ep.EndpointStatus = u.Status

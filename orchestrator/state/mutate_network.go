@@ -224,6 +224,7 @@ func (w *writeTx) deleteNetwork(n *Network) {
 	}
 	delete(w.s.data.Networks, n.ID)
 	w.emit("network", "delete", n.ID)
+	w.dropNetworkVIPs(n.ID)
 }
 
 func (w *writeTx) hostname(node string) string {

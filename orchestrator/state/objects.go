@@ -40,10 +40,11 @@ type Node struct {
 
 // Capabilities are what a node's kernel and engine offer.
 type Capabilities struct {
-	Kernel   string `json:"kernel,omitempty"`
-	IPVS     bool   `json:"ipvs"`
-	NFTables bool   `json:"nftables"`
-	Engine   string `json:"engine,omitempty"` // Docker engine version
+	Kernel    string `json:"kernel,omitempty"`
+	IPVS      bool   `json:"ipvs"`
+	NFTables  bool   `json:"nftables"`
+	Engine    string `json:"engine,omitempty"`     // Docker engine version
+	DataPlane string `json:"data_plane,omitempty"` // the service VIPs' data plane in use: ipvs, nftables or userspace
 }
 
 // Cluster is the cluster-wide identity: the CA certificate and the hashes
@@ -84,10 +85,12 @@ type Network struct {
 	CreatedAt time.Time              `json:"created_at"`
 }
 
-// Reservation is an address held without an endpoint: an auxiliary address
-// or an address asked for by `--ip` before its endpoint exists.
+// Reservation is an address held without an endpoint: an auxiliary address,
+// an address asked for by `--ip` before its endpoint exists, or a
+// service's virtual IP.
 type Reservation struct {
-	Node string `json:"node"`
+	Node    string `json:"node"`
+	Service string `json:"service,omitempty"` // the service whose virtual IP this is (Node is then "")
 }
 
 // Endpoint is one container interface on an xoverlay network.

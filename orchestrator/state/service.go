@@ -53,6 +53,10 @@ type Service struct {
 	VIPs         map[string]string `json:"vips,omitempty"` // network ID -> virtual IP
 	CreatedAt    time.Time         `json:"created_at"`
 	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
+	// SpecDigest is Spec.TaskDigest(): tasks record it, so a task is
+	// outdated exactly when it runs something else (see Outdated).
+	SpecDigest   string        `json:"spec_digest,omitempty"`
+	UpdateStatus *UpdateStatus `json:"update_status,omitempty"` // the last rolling update or rollback
 }
 
 // ServiceSpec is what a user asks for with `xo service create`.
@@ -75,6 +79,13 @@ type ServiceSpec struct {
 	EndpointMode    string               `json:"endpoint_mode,omitempty"` // vip (default) or dnsrr
 	Ports           []PortConfig         `json:"ports,omitempty"`
 	Mounts          []Mount              `json:"mounts,omitempty"`
+	// UpdateConfig and RollbackConfig replace tasks when what they run
+	// changes, and on a rollback; nil: DefaultUpdateConfig.
+	UpdateConfig   *UpdateConfig `json:"update_config,omitempty"`
+	RollbackConfig *UpdateConfig `json:"rollback_config,omitempty"`
+	// ForceUpdate changes (xo service update --force) to replace every
+	// task although nothing else did.
+	ForceUpdate uint64 `json:"force_update,omitempty"`
 }
 
 // NetworkAttachment puts a service's tasks on a network. Target is a
@@ -133,17 +144,25 @@ type Mount struct {
 	ReadOnly bool   `json:"read_only,omitempty"`
 }
 
-// Outdated says whether t was made from a spec older than the service's
-// last change of what tasks run.
-func (s *Service) Outdated(t *Task) bool { return t.SpecVersion < s.TaskVersion }
+// Outdated says whether t runs something else than the service's spec
+// asks for: its spec digest differs (or, for objects from before
+// digests, it was made before the last change of what tasks run).
+func (s *Service) Outdated(t *Task) bool {
+	if s.SpecDigest != "" && t.SpecDigest != "" {
+		return t.SpecDigest != s.SpecDigest
+	}
+	return t.SpecVersion < s.TaskVersion
+}
 
 // Global says whether the service runs one task per eligible node.
 func (s *Service) Global() bool { return s.Spec.Mode == ModeGlobal }
 
 // SameTasks says whether two specs run the same tasks: equal except for
-// Replicas. Both must be normalized (WithDefaults).
+// Replicas and the update and rollback policies. Both must be normalized
+// (WithDefaults).
 func (s ServiceSpec) SameTasks(o ServiceSpec) bool {
 	s.Replicas, o.Replicas = 0, 0
+	s.UpdateConfig, o.UpdateConfig, s.RollbackConfig, o.RollbackConfig = nil, nil, nil, nil
 	return reflect.DeepEqual(s, o)
 }
 

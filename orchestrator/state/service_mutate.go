@@ -18,6 +18,7 @@ func (w *writeTx) service(id string) (*Service, error) {
 
 // putService stores svc (a new object: services are copy-on-write).
 func (w *writeTx) putService(svc *Service, action string) {
+	svc.SpecDigest = svc.Spec.TaskDigest()
 	w.s.data.Services[svc.ID] = svc
 	w.s.byName[svc.Name] = svc.ID
 	w.emit("service", action, svc.ID)
@@ -46,6 +47,7 @@ func (s *Store) createService(c CreateService) (any, error) {
 			}
 			svc := &Service{ID: in.ID, Name: name, Spec: ServiceSpec{Name: name}, External: true,
 				SpecVersion: 1, TaskVersion: 1, CreatedAt: in.CreatedAt}
+			_ = w.syncVIPs(svc, true)
 			w.putService(svc, "create")
 			return svc, nil
 		}
@@ -62,10 +64,16 @@ func (s *Store) createService(c CreateService) (any, error) {
 			svc.Spec, svc.External, svc.UpdatedAt = spec, false, in.CreatedAt
 			svc.SpecVersion++
 			svc.TaskVersion = svc.SpecVersion
+			if err := w.syncVIPs(svc, false); err != nil {
+				return nil, err
+			}
 			w.putService(svc, "update")
 			return svc, nil
 		}
 		svc := &Service{ID: in.ID, Name: name, Spec: spec, SpecVersion: 1, TaskVersion: 1, CreatedAt: in.CreatedAt}
+		if err := w.syncVIPs(svc, false); err != nil {
+			return nil, err
+		}
 		w.putService(svc, "create")
 		return svc, nil
 	})
@@ -110,6 +118,10 @@ func (s *Store) updateService(c UpdateService) (any, error) {
 		if c.Force || !prev.SameTasks(spec) {
 			n.TaskVersion = n.SpecVersion
 		}
+		n.noteSpecChange(svc, c.Force, c.At)
+		if err := w.syncVIPs(n, false); err != nil {
+			return nil, err
+		}
 		w.putService(n, "update")
 		return n, nil
 	})
@@ -132,6 +144,9 @@ func (w *writeTx) checkSpec(spec ServiceSpec) (ServiceSpec, error) {
 		}
 		seen[n.ID] = att.Target
 		spec.Networks[i].Target = n.ID
+	}
+	if err := w.checkPublished(spec); err != nil {
+		return spec, err
 	}
 	return spec, nil
 }
@@ -188,6 +203,7 @@ func (s *Store) removeService(c RemoveService) (any, error) {
 		delete(s.data.Services, svc.ID)
 		delete(s.byName, svc.Name)
 		w.emit("service", "delete", svc.ID)
+		w.releaseVIPs(svc)
 		return nil, nil
 	})
 }

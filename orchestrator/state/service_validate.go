@@ -57,6 +57,7 @@ func (s ServiceSpec) WithDefaults() ServiceSpec {
 		c.Test = nilIfEmpty(c.Test)
 		s.Healthcheck = &c
 	}
+	s.policiesWithDefaults()
 	return s
 }
 
@@ -114,6 +115,7 @@ func (s ServiceSpec) Validate() error {
 	}
 	s.validatePorts(&p)
 	validateMounts(s.Mounts, &p)
+	s.validatePolicies(&p)
 	return p.err()
 }
 

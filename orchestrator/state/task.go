@@ -52,7 +52,10 @@ type Task struct {
 	Slot      uint64 `json:"slot,omitempty"`    // replicated: 1..replicas; global: 0
 	NodeID    string `json:"node_id,omitempty"` // global: from creation; replicated: once scheduled
 	// SpecVersion is the service's SpecVersion when the task was created.
-	SpecVersion  uint64     `json:"spec_version"`
+	SpecVersion uint64 `json:"spec_version"`
+	// SpecDigest is the service's SpecDigest when the task was created:
+	// what it runs (see Service.Outdated and TaskSpec).
+	SpecDigest   string     `json:"spec_digest,omitempty"`
 	DesiredState TaskState  `json:"desired_state"`
 	Status       TaskStatus `json:"status"`
 	CreatedAt    time.Time  `json:"created_at"`
@@ -64,6 +67,9 @@ type Task struct {
 	// StopGracePeriod is copied from the spec at creation, so the executor
 	// can still stop the container after its service is gone.
 	StopGracePeriod time.Duration `json:"stop_grace_period,omitempty"`
+	// Draining: out of service (DNS, load balancers) before its stop, its
+	// container still running (see DrainTasks).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // TaskStatus is what was last observed of a task: by the scheduler
@@ -92,7 +98,9 @@ func TaskName(service string, t *Task) string {
 func (t *Task) DesiredRunning() bool { return !TaskRunning.Less(t.DesiredState) }
 
 // HoldsNode says whether t takes a place (and its reservations) on its
-// node: it was assigned there, and it is wanted or still being stopped.
+// node: it was assigned there and has not ended. A task that failed keeps
+// its desired state until its replacement runs, but its container is
+// gone: its node is free for the replacement (spread puts it back there).
 func (t *Task) HoldsNode() bool {
 	return t.NodeID != "" && !t.Status.State.Less(TaskAssigned) && !t.Status.State.Terminal()
 }

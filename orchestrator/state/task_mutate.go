@@ -32,6 +32,7 @@ func (s *Store) createTasks(c CreateTasks) (any, error) {
 			}
 			t := in
 			t.SpecVersion, t.StopGracePeriod = svc.SpecVersion, svc.Spec.StopGracePeriod
+			t.SpecDigest, t.Draining = svc.SpecDigest, false
 			if t.DesiredState == "" {
 				t.DesiredState = TaskRunning
 			}

@@ -22,6 +22,8 @@ var resultTypes = map[CommandType]func() any{
 	CmdUpdateTasks:       func() any { return new(int) },
 	CmdSetTaskStatus:     func() any { return new(int) },
 	CmdDeleteTasks:       func() any { return new(int) },
+	CmdDrainTasks:        func() any { return new(int) },
+	CmdRollbackService:   func() any { return new(Service) },
 }
 
 // DecodeResult turns a forwarded result back into the FSM's value.

@@ -4,6 +4,9 @@
 // that have ip_vs. It serves service VIPs only; published ports go to the
 // nftables plane.
 //
+// An address-only VIP is served on its known ports only (one IPVS virtual
+// service per port, l4.Desired.PerPort).
+//
 // moby/ipvs does not fail without ip_vs: it logs, runs modprobe, and its
 // calls then go to a generic netlink family 0. So New calls Probe first
 // and never touches the library on a kernel without IPVS. Probe is the
@@ -91,7 +94,7 @@ func (p *Plane) Apply(ctx context.Context, d l4.Desired) error {
 	if len(d.Published) > 0 {
 		return errors.New("ipvs: published ports are served by the nftables data plane, not IPVS")
 	}
-	fronts, err := d.Frontends()
+	fronts, err := d.PerPort().Frontends()
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ReconcileRepairsDrift", func(t *testing.T) { reconcileRepairs(t, h) })
 	t.Run("PublishedPortFromAnotherNamespace", func(t *testing.T) { published(t, h) })
 	t.Run("BadInputChangesNothing", func(t *testing.T) { badInput(t, h) })
+	t.Run("AddressOnlyVIP", func(t *testing.T) { addressOnly(t, h) })
 }
 
 func setup(t *testing.T, h Harness, ns func(*Net) *NS) (*Net, l4.DataPlane) {

@@ -19,25 +19,33 @@ type udpFlows struct {
 	// vips are addresses that are VIPs, whose flows a published port's
 	// entry must not match.
 	vips map[netip.Addr]bool
+	// ports are the VIP:port/udp frontends, whose flows an address-only
+	// entry of the same VIP must not match (the port's entry wins).
+	ports map[l4.Key]bool
 }
 
 func newUDPFlows(fronts ...l4.Frontends) *udpFlows {
-	f := &udpFlows{keep: map[l4.Key]map[netip.AddrPort]bool{}, vips: map[netip.Addr]bool{}}
+	f := &udpFlows{keep: map[l4.Key]map[netip.AddrPort]bool{}, vips: map[netip.Addr]bool{}, ports: map[l4.Key]bool{}}
 	for _, fr := range fronts {
 		for k := range fr {
-			if !k.Published() {
-				f.vips[k.VIP] = true
-			}
+			f.note(k)
 		}
 	}
 	return f
 }
 
-// allow records that flows through k may only go to backends.
-func (f *udpFlows) allow(k l4.Key, backends []netip.AddrPort) {
+func (f *udpFlows) note(k l4.Key) {
 	if !k.Published() {
 		f.vips[k.VIP] = true
 	}
+	if !k.Published() && k.Proto == l4.UDP {
+		f.ports[k] = true
+	}
+}
+
+// allow records that flows through k may only go to backends.
+func (f *udpFlows) allow(k l4.Key, backends []netip.AddrPort) {
+	f.note(k)
 	f.keep[k] = backendSet(backends)
 }
 
@@ -59,6 +67,10 @@ func (f *udpFlows) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool {
 	k := l4.Key{Proto: l4.UDP, Port: flow.Forward.DstPort}
 	if f.vips[dst] {
 		k.VIP = dst
+		if !f.ports[k] { // through the VIP's address-only entry: any port, kept
+			k = l4.Key{VIP: dst}
+			backend = netip.AddrPortFrom(backendIP, 0)
+		}
 	}
 	keep, ok := f.keep[k]
 	return ok && !keep[backend]

@@ -3,8 +3,10 @@
 // namespace it serves:
 //
 //	map vips      { ipv4_addr . inet_proto . inet_service : verdict }
+//	map vipaddrs  { ipv4_addr : verdict }                  (address-only VIPs)
 //	map published { inet_proto . inet_service : verdict }
 //	chain out  (nat output, dstnat)     ip daddr . meta l4proto . th dport vmap @vips
+//	                                    ip daddr vmap @vipaddrs
 //	                                    fib daddr type local ip daddr != 127/8 meta l4proto . th dport vmap @published
 //	chain pre  (nat prerouting, dstnat) fib daddr type local meta l4proto . th dport vmap @published
 //	chain post (nat postrouting, srcnat) meta mark & M == M ip daddr P snat ip to S   (per MeshSource)
@@ -12,6 +14,10 @@
 //	chain v-VIP-PROTO-PORT / p-PROTO-PORT, one per frontend, one rule:
 //	    meta l4proto P [meta mark set mark | M] dnat ip to numgen random mod N map { 0 : a . p, ... }
 //	    (or, with no backends: reject with tcp reset / icmp port-unreachable)
+//	chain a-VIP, one per address-only VIP, one rule (the port is kept):
+//	    dnat ip to numgen random mod N map { 0 : a, ... }
+//	    (or, with no backends: reject with icmp port-unreachable, which a
+//	    TCP connect takes as a refusal too)
 //
 // Why this shape. A packet costs two hash lookups whatever the number of
 // services. Each frontend's backends live in its own chain's rule, so a

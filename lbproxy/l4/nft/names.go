@@ -21,6 +21,7 @@ const (
 	chainPost = "post" // nat postrouting: source NAT of routing-mesh traffic
 
 	mapVIPs      = "vips"      // ip daddr . l4proto . th dport : goto frontend chain
+	mapAddrs     = "vipaddrs"  // ip daddr : goto frontend chain (address-only VIPs)
 	mapPublished = "published" // l4proto . th dport : goto frontend chain
 
 	// DefaultMeshMark is the packet-mark bit that tells postrouting a
@@ -37,8 +38,11 @@ func isBaseChain(name string) bool {
 // chainName is the frontend's chain: deterministic, so the kernel's state
 // maps back to keys without a side table.
 func chainName(k l4.Key) string {
-	if k.Published() {
+	switch {
+	case k.Published():
 		return fmt.Sprintf("p-%s-%d", k.Proto, k.Port)
+	case k.AllPorts():
+		return "a-" + k.VIP.String()
 	}
 	return fmt.Sprintf("v-%s-%s-%d", k.VIP, k.Proto, k.Port)
 }
@@ -70,6 +74,14 @@ func snatFingerprint(snat []l4.SNAT, mark uint32) string {
 func parseChainName(name string) (l4.Key, bool) {
 	parts := strings.Split(name, "-")
 	var k l4.Key
+	if len(parts) == 2 && parts[0] == "a" {
+		vip, err := netip.ParseAddr(parts[1])
+		if err != nil || !vip.Is4() {
+			return l4.Key{}, false
+		}
+		k.VIP = vip
+		return k, chainName(k) == name
+	}
 	switch {
 	case len(parts) == 3 && parts[0] == "p":
 	case len(parts) == 4 && parts[0] == "v":

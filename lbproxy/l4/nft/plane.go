@@ -158,7 +158,7 @@ func (p *Plane) incremental(fronts l4.Frontends, snat []l4.SNAT) (*udpFlows, err
 		if err != nil {
 			return nil, p.abort(fmt.Errorf("nft: %s %s: %w", d.Op, d.Key, err))
 		}
-		if d.Key.Proto == l4.UDP && len(d.Gone) > 0 {
+		if d.Key.CarriesUDP() && len(d.Gone) > 0 {
 			if flows == nil {
 				flows = newUDPFlows(p.applied, fronts)
 			}
@@ -182,12 +182,12 @@ func (p *Plane) incremental(fronts l4.Frontends, snat []l4.SNAT) (*udpFlows, err
 func (p *Plane) fullSync(fronts l4.Frontends, snat []l4.SNAT) (*udpFlows, error) {
 	flows := newUDPFlows(fronts)
 	for _, k := range p.kernelKeys() {
-		if k.Proto == l4.UDP {
+		if k.CarriesUDP() {
 			flows.allow(k, nil)
 		}
 	}
 	for k, bs := range fronts {
-		if k.Proto == l4.UDP {
+		if k.CarriesUDP() {
 			flows.allow(k, bs)
 		}
 	}
@@ -318,6 +318,8 @@ func Probe(nsPath string) error {
 		o.addFrontend(l4.Key{VIP: probe, Proto: l4.TCP, Port: 80}, []netip.AddrPort{netip.AddrPortFrom(probe, 80)}),
 		o.addFrontend(l4.Key{Proto: l4.TCP, Port: 80}, []netip.AddrPort{netip.AddrPortFrom(probe, 80)}),
 		o.addFrontend(l4.Key{Proto: l4.UDP, Port: 80}, nil),
+		o.addFrontend(l4.Key{VIP: probe}, []netip.AddrPort{netip.AddrPortFrom(probe, 0)}),
+		o.addFrontend(l4.Key{VIP: probe.Next()}, nil),
 	)
 	if err != nil {
 		return p.abort(fmt.Errorf("nft: probe: %w", err))

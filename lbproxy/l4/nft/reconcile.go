@@ -43,7 +43,7 @@ func (p *Plane) Reconcile(ctx context.Context) (int, error) {
 	}
 	flows := newUDPFlows(p.applied)
 	for k, bs := range p.applied {
-		if k.Proto == l4.UDP {
+		if k.CarriesUDP() {
 			flows.allow(k, bs)
 		}
 	}
@@ -109,7 +109,7 @@ func (p *Plane) repair() (int, error) {
 			r.rewrite = append(r.rewrite, k)
 		}
 	}
-	for _, m := range []*nftables.Set{p.obj.vips(), p.obj.published()} {
+	for _, m := range p.obj.maps() {
 		if err := p.checkElements(m, &r); err != nil {
 			return 0, err
 		}
@@ -155,7 +155,7 @@ func (p *Plane) checkElements(m *nftables.Set, r *repairs) error {
 	}
 	want := map[string]l4.Key{}
 	for k := range p.applied {
-		if k.Published() == (m.Name == mapPublished) {
+		if p.obj.frontendMap(k).Name == m.Name {
 			want[string(frontendKey(k))] = k
 		}
 	}

@@ -55,6 +55,16 @@ func (o *objects) vips() *nftables.Set {
 		KeyType: vipKeyType, DataType: nftables.TypeVerdict}
 }
 
+func (o *objects) addrs() *nftables.Set {
+	return &nftables.Set{Table: o.table, Name: mapAddrs, IsMap: true,
+		KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}
+}
+
+// maps lists the frontend maps.
+func (o *objects) maps() []*nftables.Set {
+	return []*nftables.Set{o.vips(), o.addrs(), o.published()}
+}
+
 func (o *objects) published() *nftables.Set {
 	return &nftables.Set{Table: o.table, Name: mapPublished, IsMap: true, Concatenation: true,
 		KeyType: pubKeyType, DataType: nftables.TypeVerdict}
@@ -63,7 +73,7 @@ func (o *objects) published() *nftables.Set {
 // addSkeleton queues the table, its maps, base chains and base rules.
 func (o *objects) addSkeleton(snat []l4.SNAT) error {
 	o.conn.AddTable(o.table)
-	for _, m := range []*nftables.Set{o.vips(), o.published()} {
+	for _, m := range o.maps() {
 		m.ID = setIDs.Add(1)
 		if err := o.conn.AddSet(m, nil); err != nil {
 			return err
@@ -89,7 +99,7 @@ func (o *objects) addSkeleton(snat []l4.SNAT) error {
 func (o *objects) baseRules(chain string, snat []l4.SNAT) (rules [][]expr.Any, tag string) {
 	switch chain {
 	case chainOut:
-		return [][]expr.Any{vipLookup(), localOnly(true, pubLookup())}, tagPrefix + "out"
+		return [][]expr.Any{vipLookup(), addrLookup(), localOnly(true, pubLookup())}, tagPrefix + "out"
 	case chainPre:
 		return [][]expr.Any{localOnly(false, pubLookup())}, tagPrefix + "pre"
 	case chainPost:
@@ -135,8 +145,11 @@ func (o *objects) removeFrontend(k l4.Key) error {
 }
 
 func (o *objects) frontendMap(k l4.Key) *nftables.Set {
-	if k.Published() {
+	switch {
+	case k.Published():
 		return o.published()
+	case k.AllPorts():
+		return o.addrs()
 	}
 	return o.vips()
 }
@@ -150,8 +163,17 @@ func (o *objects) element(k l4.Key) nftables.SetElement {
 //
 //	meta l4proto P [meta mark set mark | M] dnat ip to numgen random mod N map { i : addr . port }
 //
-// or, with no backends, a reject (TCP reset, ICMP port unreachable).
+// or, with no backends, a reject (TCP reset, ICMP port unreachable). An
+// address-only VIP's rule matches every protocol and keeps the port:
+//
+//	dnat ip to numgen random mod N map { i : addr }
+//
+// and rejects with ICMP port unreachable (which a TCP connect also takes
+// as a refusal).
 func (o *objects) addFrontendRule(k l4.Key, backends []netip.AddrPort) error {
+	if k.AllPorts() {
+		return o.addAddrRule(k, backends)
+	}
 	exprs := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{byte(k.Proto)}},
@@ -184,6 +206,43 @@ func (o *objects) addFrontendRule(k l4.Key, backends []netip.AddrPort) error {
 	o.conn.AddRule(&nftables.Rule{Table: o.table, Chain: o.chain(chainName(k)), Exprs: exprs,
 		UserData: comment(fingerprint(k, backends, o.mark))})
 	return nil
+}
+
+// addAddrRule queues the rule of an address-only VIP (see addFrontendRule).
+func (o *objects) addAddrRule(k l4.Key, backends []netip.AddrPort) error {
+	var exprs []expr.Any
+	if len(backends) == 0 {
+		exprs = []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: icmpPortUnreach}}
+	} else {
+		set := &nftables.Set{Table: o.table, ID: setIDs.Add(1), Name: "__map%d", Anonymous: true,
+			Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeIPAddr,
+			KeyByteOrder: binaryutil.NativeEndian}
+		elems := make([]nftables.SetElement, len(backends))
+		for i, b := range backends {
+			a := b.Addr().As4()
+			elems[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: a[:]}
+		}
+		if err := o.conn.AddSet(set, elems); err != nil {
+			return err
+		}
+		exprs = []expr.Any{
+			&expr.Numgen{Register: reg1, Modulus: uint32(len(backends)), Type: unix.NFT_NG_RANDOM},
+			&expr.Lookup{SourceRegister: reg1, DestRegister: reg1, IsDestRegSet: true, SetID: set.ID, SetName: set.Name},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1},
+		}
+	}
+	o.conn.AddRule(&nftables.Rule{Table: o.table, Chain: o.chain(chainName(k)), Exprs: exprs,
+		UserData: comment(fingerprint(k, backends, o.mark))})
+	return nil
+}
+
+// addrLookup: ip daddr vmap @vipaddrs (after @vips: a VIP's own port
+// entries win over its address-only entry)
+func addrLookup() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Lookup{SourceRegister: reg1, DestRegister: 0, IsDestRegSet: true, SetName: mapAddrs},
+	}
 }
 
 // vipLookup: ip daddr . meta l4proto . th dport vmap @vips
@@ -293,6 +352,9 @@ func frontendKey(k l4.Key) []byte {
 	if !k.Published() {
 		a := k.VIP.As4()
 		b = append(b, a[:]...)
+	}
+	if k.AllPorts() {
+		return b
 	}
 	b = append(b, byte(k.Proto), 0, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, k.Port)

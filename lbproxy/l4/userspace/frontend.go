@@ -55,9 +55,12 @@ func (f *frontend) setBackends(bs []netip.AddrPort) error {
 	for _, b := range bs {
 		keep[b] = true
 	}
-	for _, fl := range f.flows {
+	for client, fl := range f.flows {
 		if !keep[fl.backend] {
-			fl.conn.Close() // its reply loop removes it
+			// Out of the table now, so that the client's next datagram
+			// makes a new flow (its reply loop ends on the close).
+			delete(f.flows, client)
+			fl.conn.Close()
 		}
 	}
 	if len(bs) == 0 {

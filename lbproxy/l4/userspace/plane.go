@@ -14,6 +14,11 @@
 // silence. A frontend without backends has no socket: connections are
 // refused. Removing a backend stops new connections to it at once and
 // closes its UDP flows; its TCP connections finish on their own.
+//
+// A proxy must listen on a port to serve it, so an address-only VIP
+// (every port) is served on its known ports only (l4.Service.KnownPorts,
+// the service's declared target ports): other ports of the VIP are
+// refused.
 package userspace
 
 import (
@@ -116,7 +121,7 @@ func (p *Plane) Name() string { return l4.PlaneUserspace }
 // A frontend that cannot start (its port is taken) is reported and
 // retried by Reconcile; the others are applied.
 func (p *Plane) Apply(ctx context.Context, d l4.Desired) error {
-	fronts, err := d.Frontends()
+	fronts, err := d.PerPort().Frontends()
 	if err != nil {
 		return err
 	}

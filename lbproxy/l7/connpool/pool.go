@@ -37,6 +37,9 @@ type Options struct {
 	// non-blocking peek) before reuse, so one the backend closed
 	// meanwhile is not handed out.
 	CheckAfter time.Duration
+	// Dial, when set, connects instead of a net.Dialer (for example from
+	// another network namespace). Its context carries DialTimeout.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (o *Options) defaults() {
@@ -168,7 +171,7 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 
 // Dial makes a new connection, bypassing the idle ones.
 func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
-	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	nc, err := p.dial(ctx)
 	if err != nil {
 		return nil, &DialError{Addr: p.addr, Err: err}
 	}
@@ -182,6 +185,15 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	p.all[c] = struct{}{}
 	p.mu.Unlock()
 	return c, nil
+}
+
+func (p *Pool) dial(ctx context.Context) (net.Conn, error) {
+	if p.opts.Dial == nil {
+		return p.dialer.DialContext(ctx, "tcp", p.addr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
+	defer cancel()
+	return p.opts.Dial(ctx, "tcp", p.addr)
 }
 
 // Put gives back a connection whose last answer was read completely,

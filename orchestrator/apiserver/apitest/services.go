@@ -120,6 +120,15 @@ func (o *Ops) ServiceUpdate(_ context.Context, id string, version uint64, spec s
 	return apply(o.Store, state.UpdateService{ID: id, Spec: spec, Version: version, At: Created.Add(3 * time.Hour)})
 }
 
+// ServiceRollback puts the service back on its previous spec, from
+// version.
+func (o *Ops) ServiceRollback(_ context.Context, id string, version uint64) error {
+	if err := o.record("ServiceRollback", id, version); err != nil {
+		return err
+	}
+	return apply(o.Store, state.RollbackService{ID: id, Version: version, At: Created.Add(3 * time.Hour)})
+}
+
 // ServiceRemove removes the service.
 func (o *Ops) ServiceRemove(_ context.Context, id string) error {
 	if err := o.record("ServiceRemove", id); err != nil {
