@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/xoverlay/xoverlay/lbproxy/ingress"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
@@ -159,6 +160,9 @@ func target(in container.InspectResponse) (path string, eps []string, ok bool) {
 		if mode := hc.NetworkMode; mode.IsHost() || mode.IsNone() || mode.IsContainer() {
 			return "", nil, false
 		}
+	}
+	if in.Config != nil && in.Config.Labels[ingress.LabelIngress] != "" {
+		return "", nil, false // the routing mesh's sandbox: its own tables, no client of VIPs
 	}
 	if in.NetworkSettings != nil {
 		path = in.NetworkSettings.SandboxKey

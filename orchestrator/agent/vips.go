@@ -32,6 +32,7 @@ func (a *Agent) startVIPs(ctx context.Context, wg *sync.WaitGroup, store *state.
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	a.lbL4 = m.L4 // the published ports' planes report into the same metrics
 	c := vip.New(store, docker, vip.Options{Node: node, Plane: plane, Open: vip.Opener(plane, log, m.L4),
 		Reconcile: a.cfg.Reconcile, Log: log.With("component", "vip"), Metrics: m})
 	wg.Go(func() { c.Run(ctx) })
