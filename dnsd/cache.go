@@ -3,6 +3,7 @@ package dnsd
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -58,11 +59,38 @@ type cacheEntry struct {
 	msg     *dns.Msg
 	stored  time.Time
 	expires time.Time
+
+	// older is msg with its TTLs lowered for one age (whole seconds):
+	// made by the first hit of that second and shared by the others, so a
+	// hit copies no records (one copy per entry and second, not per hit).
+	older atomic.Pointer[agedMsg]
+}
+
+// agedMsg is a cached answer as served at one age; never changed.
+type agedMsg struct {
+	age uint32
+	msg *dns.Msg
 }
 
 // age is how many whole seconds the entry has been cached.
 func (e *cacheEntry) age(now time.Time) uint32 {
 	return uint32(now.Sub(e.stored) / time.Second)
+}
+
+// at returns the answer as served age seconds after it was stored: msg
+// with every TTL lowered by age. The message is shared by every hit and
+// must not be changed.
+func (e *cacheEntry) at(age uint32) *dns.Msg {
+	if age == 0 {
+		return e.msg
+	}
+	if a := e.older.Load(); a != nil && a.age == age {
+		return a.msg
+	}
+	// Two hits racing here both copy; either result is right.
+	a := &agedMsg{age: age, msg: aged(e.msg, age)}
+	e.older.Store(a)
+	return a.msg
 }
 
 // cache holds forwarded answers, bounded in entries. Expired entries are

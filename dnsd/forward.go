@@ -37,7 +37,10 @@ type forwarder struct {
 	group     singleflight.Group
 	udp, tcp  *dns.Client
 	m         *metrics
-	now       func() time.Time // the cache's clock (tests move it)
+	// now is the cache's clock for tests (which move it); nil: a
+	// query's arrival time (request.start) for lookups, time.Now for
+	// storing.
+	now func() time.Time
 }
 
 func newForwarder(upstreams []string, timeout time.Duration, maxConcurrent int, c *cache, m *metrics) *forwarder {
@@ -49,7 +52,6 @@ func newForwarder(upstreams []string, timeout time.Duration, maxConcurrent int, 
 		udp:       &dns.Client{Net: "udp", UDPSize: ednsSize, Timeout: timeout},
 		tcp:       &dns.Client{Net: "tcp", Timeout: timeout},
 		m:         m,
-		now:       time.Now,
 	}
 }
 
@@ -62,14 +64,17 @@ func (f *forwarder) ServeDNS(ctx context.Context, q *request) (int, error) {
 	}
 	key := keyOf(q)
 	if f.cache != nil {
-		now := f.now()
+		now := q.start
+		if f.now != nil {
+			now = f.now()
+		}
 		if e := f.cache.get(key, now); e != nil {
 			f.m.cacheHits.Inc()
 			q.source = srcCache
 			if e.msg == nil {
 				return dns.RcodeServerFailure, errFailed
 			}
-			return f.reply(q, e.msg, e.age(now))
+			return f.reply(q, e.at(e.age(now)))
 		}
 		f.m.cacheMisses.Inc()
 	}
@@ -91,19 +96,16 @@ func (f *forwarder) upstream(ctx context.Context, q *request, key cacheKey) (int
 	if err != nil {
 		return dns.RcodeServerFailure, err
 	}
-	return f.reply(q, v.(*dns.Msg), 0)
+	return f.reply(q, v.(*dns.Msg))
 }
 
 // reply writes the shared answer m to q's client: m itself is never
-// changed, only a shallow copy (or, to lower TTLs, a deep one).
-func (f *forwarder) reply(q *request, m *dns.Msg, age uint32) (int, error) {
-	var out *dns.Msg
-	if age > 0 {
-		out = aged(m, age)
-	} else {
-		out = &q.reply
-		*out = dns.Msg{MsgHdr: m.MsgHdr, Answer: m.Answer, Ns: m.Ns, Extra: m.Extra[:len(m.Extra):len(m.Extra)]}
-	}
+// changed, only a shallow copy of it in q's scratch message (the records
+// are shared; Extra is capped so that an OPT record appended for the
+// client goes into a slice of its own).
+func (f *forwarder) reply(q *request, m *dns.Msg) (int, error) {
+	out := &q.reply
+	*out = dns.Msg{MsgHdr: m.MsgHdr, Answer: m.Answer, Ns: m.Ns, Extra: m.Extra[:len(m.Extra):len(m.Extra)]}
 	out.Id = q.r.Id
 	out.Response = true
 	out.RecursionDesired = q.r.RecursionDesired
@@ -133,15 +135,23 @@ func (f *forwarder) resolve(ctx context.Context, q *request, key cacheKey) (*dns
 			f.m.forwarded[fwdError].Inc()
 		}
 		if f.cache != nil && !errors.Is(err, context.Canceled) {
-			f.cache.putFailure(key, f.now())
+			f.cache.putFailure(key, f.clock())
 		}
 		return nil, err
 	}
 	f.m.forwarded[fwdOK].Inc()
 	if f.cache != nil {
-		f.cache.put(key, resp, f.now())
+		f.cache.put(key, resp, f.clock())
 	}
 	return resp, nil
+}
+
+// clock is the time an answer is stored at.
+func (f *forwarder) clock() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return time.Now()
 }
 
 // upstreamQuery is the query sent upstream for q.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -93,6 +94,11 @@ type request struct {
 	detachable bool
 	key        cacheKey // the forwarded question, when resumed
 
+	// start is when the query arrived: when UDPServer read its batch
+	// (one clock reading per batch, not per query), or when ServeDNS was
+	// called. The latency histogram and the cache's clock use it.
+	start time.Time
+
 	written bool
 	rcode   int
 
@@ -112,8 +118,12 @@ type request struct {
 // reset prepares a pooled request for the query r from w.
 func (q *request) reset(w dns.ResponseWriter, r *dns.Msg) {
 	q.w, q.r = w, r
+	q.start = time.Time{}
 	if uw, ok := w.(*udpWriter); ok { // UDPServer: no net.Addr to allocate
 		q.src, q.tcp, q.detachable = uw.from.addrPort().Addr().Unmap().WithZone(""), false, true
+		if uw.wk != nil {
+			q.start = uw.wk.readAt
+		}
 	} else {
 		q.src, q.tcp = sourceOf(w.RemoteAddr())
 		_, q.detachable = w.(Detacher)
@@ -129,6 +139,9 @@ func (q *request) reset(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	q.source = srcLocal
 	q.written, q.rcode = false, 0
+	if q.start.IsZero() {
+		q.start = time.Now()
+	}
 }
 
 // release drops the references a pooled request holds.
@@ -196,9 +209,16 @@ func (q *request) WriteMsg(m *dns.Msg) error {
 	if q.tcp {
 		m.Compress = len(m.Answer)+len(m.Ns)+len(m.Extra) > 4
 	} else {
-		m.Truncate(q.size)
+		m.Compress = false
 	}
 	buf, err := m.PackBuffer(q.pack[:cap(q.pack)])
+	if err == nil && !q.tcp && len(buf) > q.size {
+		// Too long for the client: what m.Truncate keeps (compressed,
+		// whole RRsets, TC bit). Measuring every reply first costs more
+		// than packing the rare long one twice.
+		m.Truncate(q.size)
+		buf, err = m.PackBuffer(buf[:cap(buf)])
+	}
 	if err != nil {
 		q.written = false // the caller may still send an error reply
 		return err

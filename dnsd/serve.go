@@ -19,11 +19,10 @@ var _ dns.Handler = (*Server)(nil)
 // (a Detacher), a query asked upstream is answered from a goroutine of
 // the Server's own, and ServeDNS returns at once.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	start := time.Now()
 	q := s.pool.Get().(*request)
 	q.reset(w, r)
 	q.host = s.isHost(q.src)
-	s.serve(q, start, false)
+	s.serve(q, q.start, false)
 }
 
 // serve runs q through the chain, or (resumed) through the upstream half

@@ -136,6 +136,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	udp.MsgAcceptFunc = acceptQuery
+	udp.stamp = true // ServeDNS times queries from their batch's read
 	udp.MsgInvalidFunc = func([]byte, error) { s.m.malformed.Inc() }
 	tcp := &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptQuery,
 		MsgInvalidFunc: udp.MsgInvalidFunc}

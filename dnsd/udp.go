@@ -64,6 +64,11 @@ type UDPServer struct {
 
 	onBatch func(worker, n int) // tests: called with every batch's size
 
+	// stamp: workers read the clock once per batch (worker.readAt), for
+	// a handler that times its queries (dnsd's Server) and would
+	// otherwise read it once per query. Set before Serve.
+	stamp bool
+
 	closed   atomic.Bool
 	stop     chan struct{}  // closed by Shutdown
 	wake     chan struct{}  // a backlog: one more worker reads
@@ -195,6 +200,8 @@ type worker struct {
 	bc    *batchConn
 	slots []udpWriter  // the datagrams read and their ResponseWriters
 	out   []*udpWriter // the slots with a reply to send
+	// readAt is when the batch being answered was read (UDPServer.stamp).
+	readAt time.Time
 }
 
 func newWorker(id int, s *UDPServer, conn *net.UDPConn) (*worker, error) {
@@ -237,6 +244,9 @@ func (wk *worker) loop() error {
 			// Transient (ENOBUFS, ENOMEM): do not spin on it.
 			time.Sleep(time.Millisecond)
 			continue
+		}
+		if wk.s.stamp {
+			wk.readAt = time.Now()
 		}
 		if wk.s.onBatch != nil {
 			wk.s.onBatch(wk.id, n)
