@@ -41,6 +41,7 @@ var Scenarios = []Scenario{
 	{Name: "control"},
 	{Name: "services"},
 	{Name: "lb4", Packages: []string{"iperf3"}},
+	{Name: "l7", Packages: []string{"wrk", "nginx-light", "haproxy"}},
 }
 
 // SchemaVersion is the version of the results file format.
