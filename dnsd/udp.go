@@ -202,6 +202,7 @@ type worker struct {
 	out   []*udpWriter // the slots with a reply to send
 	// readAt is when the batch being answered was read (UDPServer.stamp).
 	readAt time.Time
+	names  internNames // the question names of this worker's queries
 }
 
 func newWorker(id int, s *UDPServer, conn *net.UDPConn) (*worker, error) {

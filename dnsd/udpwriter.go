@@ -27,10 +27,11 @@ type Detacher interface {
 type udpWriter struct {
 	conn  *net.UDPConn
 	local net.Addr
-	from  peer     // the client
-	oob   []byte   // control message of the reply (its source address)
-	req   *dns.Msg // the query, for the client's UDP size
-	wk    *worker  // nil: detached
+	from  peer            // the client
+	oob   []byte          // control message of the reply (its source address)
+	req   *dns.Msg        // the query, for the client's UDP size
+	q     [1]dns.Question // req's question, when unpacked by unpackQuery
+	wk    *worker         // nil: detached
 	state uint8
 	done  func() // detached: tells the server the query is answered
 	pack  []byte // reply buffer
@@ -86,7 +87,7 @@ func (w *udpWriter) serve(s *UDPServer, data []byte) {
 	case dns.MsgIgnore:
 		return
 	case dns.MsgAccept:
-		err := m.Unpack(data)
+		err := w.wk.names.unpackQuery(m, data, &w.q)
 		if err == nil {
 			s.handler.ServeDNS(w, m)
 			return
@@ -194,6 +195,11 @@ func (w *udpWriter) Detach() dns.ResponseWriter {
 		return w
 	}
 	w.wk.s.detached.Add(1)
+	if len(w.req.Question) > 0 && &w.req.Question[0] == &w.q[0] {
+		// The handler keeps the message: its question must outlive
+		// this writer's next query.
+		w.req.Question = []dns.Question{w.q[0]}
+	}
 	d := &udpWriter{conn: w.conn, local: w.local, from: w.from, oob: append([]byte(nil), w.oob...), req: w.req,
 		done: sync.OnceFunc(w.wk.s.detached.Done)}
 	w.state, w.req = udpDetached, nil // the worker allocates a new message
