@@ -77,7 +77,8 @@ func serviceCreateCmd(create func(*cobra.Command, api.ServiceSpec) error) *cobra
 			"--health-cmd takes a shell command, run as [\"CMD-SHELL\", command], or a JSON\n" +
 			"array run without a shell, for images without one (FROM scratch):\n" +
 			"--health-cmd '[\"CMD\", \"/demoapp\", \"-check\"]' (\"CMD\" may be left out).\n\n" +
-			"Ports (--publish) are stored now and served by the load balancer later.",
+			"--publish P:T answers on port P of every node (the routing mesh); mode=host only\n" +
+			"where tasks run; mode=http puts the service behind the node's HTTP proxy.",
 		Example: "  xo service create --name web --replicas 3 --network appnet -p 8080:80 nginx:1.27\n" +
 			"  xo service create --name mon --mode global --constraint node.role==manager prom/node-exporter",
 		Args: cobra.MinimumNArgs(1),
