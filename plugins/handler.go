@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ type Handler struct {
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
 	errors  *prometheus.CounterVec
+	// Log, when set, records every call answered with an error.
+	Log *slog.Logger
 }
 
 // NewHandler serves nd and id; reg may be nil.
@@ -75,6 +78,11 @@ func route[Req, Res any](h *Handler, path string, fn func(*Req) (Res, error)) {
 		res, err := fn(req)
 		if err != nil {
 			h.errors.WithLabelValues(method).Inc()
+			if h.Log != nil {
+				// The engine shows these to its user or only logs them
+				// (DeleteNetwork, ReleasePool): the agent's log keeps them too.
+				h.Log.Info("plugin call answered with an error", "method", method, "err", err)
+			}
 			sdk.EncodeResponse(w, errorResponse{Err: err.Error()}, true)
 			return
 		}

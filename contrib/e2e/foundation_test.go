@@ -198,6 +198,7 @@ func badInput(t *testing.T, h *node, usedIP string) {
 		})
 	}
 	t.Run("exhausted pool", func(t *testing.T) {
+		base := h.snapshot(t)
 		h.mustDocker(t, "network", "create", "-d", "xoverlay", "--ipam-driver", "xoverlay", "--subnet", "10.106.0.0/29", "tiny")
 		before := h.snapshot(t)
 		var names []string
@@ -219,6 +220,16 @@ func badInput(t *testing.T, h *node, usedIP string) {
 		harness.Eventually(t, 10*time.Second, func() error {
 			_, err := h.docker("network", "rm", "tiny")
 			return err
+		})
+		// Gone for good: not created again by the agent, nothing left.
+		harness.Eventually(t, 10*time.Second, func() error {
+			if out := strings.TrimSpace(h.mustXO(t, "network", "ls", "--format", "{{.Name}}")); out != "appnet" {
+				return fmt.Errorf("networks in state after removing tiny: %q", out)
+			}
+			if after := h.snapshot(t); after != base {
+				return fmt.Errorf("after removing tiny:\n%+v\nbefore creating it:\n%+v", after, base)
+			}
+			return nil
 		})
 	})
 }

@@ -246,6 +246,7 @@ func (a *Agent) servePlugin(stack *stopStack, drv *netdriver.Driver, log *slog.L
 	}
 	stack.push("plugin socket file", func() error { return ignoreMissing(os.Remove(path)) })
 	h := plugins.NewHandler(drv.Network(), drv.IPAM(), a.reg)
+	h.Log = log
 	serveHTTP(stack, "plugin", &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l, log)
 	return nil
 }

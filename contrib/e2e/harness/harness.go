@@ -642,17 +642,25 @@ func tail(path string, lines int, skip string) string {
 }
 
 func (c *Cluster) dumpLogs(t testing.TB) {
+	// Short tails without debug lines: CI shows a window of the output,
+	// and the test's own failure lines come before these.
 	for i := 1; i <= c.N; i++ {
-		t.Logf("--- h%d dockerd.log (tail):\n%s", i, tail(filepath.Join(c.StateDir(i), "dockerd.log"), 30, "module=grpc"))
+		t.Logf("--- h%d dockerd.log (tail):\n%s", i, tail(filepath.Join(c.StateDir(i), "dockerd.log"), 20, "module=grpc"))
 	}
 	c.mu.Lock()
 	procs := append([]*Proc(nil), c.procs...)
 	c.mu.Unlock()
-	for _, p := range procs {
+	seen := map[string]bool{}
+	for i := len(procs) - 1; i >= 0; i-- { // the newest process of a log file shows its tail
+		p := procs[i]
+		if seen[p.LogPath] {
+			continue
+		}
+		seen[p.LogPath] = true
 		state := "running"
 		if p.Exited() {
 			state = fmt.Sprintf("exited: %v", p.err)
 		}
-		t.Logf("--- h%d %s (%s) %s (tail):\n%s", p.Host, p.Name, state, p.LogPath, tail(p.LogPath, 60, ""))
+		t.Logf("--- h%d %s (%s) %s (tail, no debug lines):\n%s", p.Host, p.Name, state, p.LogPath, tail(p.LogPath, 30, "level=DEBUG"))
 	}
 }
