@@ -38,6 +38,7 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.StringVar(&cfg.PluginDir, "plugin-dir", "/run/docker/plugins", "directory where Docker looks for plugin sockets")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9180", "address for Prometheus /metrics (empty disables)")
+	f.BoolVar(&cfg.Pprof, "debug-pprof", false, "also serve Go's profiler at /debug/pprof/ on the metrics address")
 	f.StringVar(&cfg.DefaultPool, "default-pool", netdriver.DefaultPool, "pool that subnets come from when docker network create has no --subnet")
 	f.IntVar(&cfg.DefaultBits, "default-pool-size", netdriver.DefaultBits, "prefix length of subnets carved from --default-pool")
 	f.IntVar(&cfg.MTU, "mtu", netdriver.DefaultMTU, "container-side MTU of xoverlay networks")

@@ -261,6 +261,9 @@ func (a *Agent) serveMetrics(stack *stopStack, log *slog.Logger) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metricsHandler(a.reg))
+	if a.cfg.Pprof {
+		mountPprof(mux)
+	}
 	serveHTTP(stack, "metrics", &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l, log)
 	return nil
 }

@@ -20,6 +20,7 @@ type Config struct {
 	DockerHost    string // "" uses DOCKER_HOST or the default socket
 	APISocket     string
 	MetricsAddr   string // "" disables the metrics listener
+	Pprof         bool   // /debug/pprof/ on the metrics listener
 	DefaultPool   string
 	DefaultBits   int
 	MTU           int
