@@ -55,6 +55,8 @@ type Controller struct {
 	m      *Metrics
 
 	table Table
+	trk   *tracker              // keeps table up with the commits
+	batch []state.Event         // reused by Run for each burst
 	ns    map[string]*namespace // container ID -> what it has
 }
 
@@ -77,7 +79,7 @@ func New(store Store, engine Engine, opt Options) *Controller {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{store: store, engine: engine, opt: opt, log: opt.Log, m: opt.Metrics,
-		table: Table{}, ns: map[string]*namespace{}}
+		table: Table{}, trk: newTracker(), ns: map[string]*namespace{}}
 }
 
 // Run follows the state and the engine until ctx ends, then closes every
@@ -89,7 +91,7 @@ func (c *Controller) Run(ctx context.Context) {
 	commits, stopWatch := c.store.Watch()
 	defer func() { stopWatch() }()
 	defer c.closeAll()
-	c.syncState(ctx, time.Now())
+	c.syncState(ctx, time.Now(), nil, true)
 	sub := c.subscribe(ctx)
 	defer func() { sub.cancel() }()
 	c.syncEngine(ctx)
@@ -103,13 +105,15 @@ func (c *Controller) Run(ctx context.Context) {
 			return
 		case e, ok := <-commits:
 			at := time.Now()
-			if !ok { // the store dropped the watch: watch again and resync
+			batch := append(c.batch[:0], e)
+			if !ok { // the store dropped the watch: watch again and rebuild
 				commits, stopWatch = c.store.Watch()
-				e.Kind = "all"
+				batch = nil
+			} else {
+				batch, ok = drain(commits, batch)
 			}
-			if drain(commits, relevant(e)) {
-				c.syncState(ctx, at)
-			}
+			c.syncState(ctx, at, batch, !ok)
+			c.batch = batch[:0]
 		case m := <-sub.msgs:
 			c.onEngineEvents(ctx, m, sub.msgs)
 			backoff = time.Second
@@ -126,49 +130,49 @@ func (c *Controller) Run(ctx context.Context) {
 			c.syncEngine(ctx)
 		case <-tick.C:
 			c.syncEngine(ctx)
-			c.syncState(ctx, time.Now())
+			c.syncState(ctx, time.Now(), nil, true)
 			c.reconcile(ctx)
 		}
 	}
 }
 
-// drain takes every commit event already queued (one recompute covers
-// them all) and reports whether any of them, or any before (seen), can
-// change the VIP table.
-func drain(ch <-chan state.Event, seen bool) bool {
+// drain appends every commit event already queued to batch (one update
+// covers them all); false when the store dropped the watch meanwhile.
+func drain(ch <-chan state.Event, batch []state.Event) ([]state.Event, bool) {
 	for {
 		select {
 		case e, ok := <-ch:
 			if !ok {
-				return true
+				return batch, false
 			}
-			seen = seen || relevant(e)
+			batch = append(batch, e)
 		default:
-			return seen
+			return batch, true
 		}
 	}
 }
 
-// relevant says whether a commit event can change the VIP table: network
-// events (address blocks, reservations, engines) cannot; a network's
-// removal comes with its endpoints' and services' events.
-func relevant(e state.Event) bool { return e.Kind != "network" }
-
-// syncState recomputes the table and applies it to the namespaces of the
-// networks that changed, and to those whose own networks changed. at is
-// when the first commit of the burst arrived.
-func (c *Controller) syncState(ctx context.Context, at time.Time) {
-	var t Table
+// syncState brings the table up to date with a burst of commit events
+// (or rebuilds it: full) and applies it to the namespaces of the networks
+// that changed, and to those whose own networks changed. at is when the
+// first commit of the burst arrived.
+func (c *Controller) syncState(ctx context.Context, at time.Time, events []state.Event, full bool) {
+	var changed map[string]bool
 	var nets map[string][]string
 	c.store.View(func(tx state.ReadTx) {
-		t = Compute(tx)
+		ok := false
+		if !full {
+			changed, ok = c.trk.update(tx, events)
+		}
+		if !ok {
+			changed = c.trk.rebuild(tx)
+		}
 		nets = make(map[string][]string, len(c.ns))
 		for id, n := range c.ns {
 			nets[id] = c.networksOf(tx, n.eps)
 		}
 	})
-	changed := t.Changed(c.table)
-	c.table = t
+	c.table = c.trk.table
 	applied := 0
 	for _, id := range sortedIDs(c.ns) {
 		n := c.ns[id]
