@@ -104,9 +104,11 @@ func onVersion(t *testing.T, hs []*node, version string) {
 }
 
 // TestRollingUpdate is issue 7's rolling updates and rollbacks on 3
-// simulated hosts, with a client that watches tasks.web all along.
+// simulated hosts, with a client that watches tasks.web all along, and
+// steady loads through the VIP, each host's HTTP port and nginx during
+// each update: not one request fails.
 func TestRollingUpdate(t *testing.T) {
-	_, hs := startCluster3(t)
+	c, hs := startCluster3(t)
 	h1, h2, h3 := hs[0], hs[1], hs[2]
 	joinAll(t, h1, h2, h3)
 	h1.mustDocker(t, "network", "create", "-d", "xoverlay", "--ipam-driver", "xoverlay", "--subnet", "10.157.0.0/24", "appnet")
@@ -116,11 +118,14 @@ func TestRollingUpdate(t *testing.T) {
 	h1.mustDocker(t, "run", "-d", "--net", "appnet", "--name", "client", "xo-probe")
 	h2.mustXO(t, "service", "create", "--name", "web", "--replicas", "3", "--network", "appnet", "-e", "VERSION=v1",
 		"--health-cmd", `["CMD","/demoapp","-check"]`, "--health-interval", "500ms", "--health-retries", "1",
-		"--stop-grace-period", "5s", "xo-demo:v1")
+		"--stop-grace-period", "5s", "--publish", "published=8088,target=8080,mode=http", "xo-demo:v1")
 	onVersion(t, hs, "v1")
 	w := watchDNS(t, hs)
+	lt := startLoadTargets(t, c, hs, 8088)
 
 	t.Run("start-first to v2", func(t *testing.T) {
+		ss := lt.loads(t, "startfirst")
+		waitAnswered(t, ss, "v1")
 		out := h1.mustXO(t, "service", "update", "--image", "xo-demo:v2", "--env-add", "VERSION=v2",
 			"--update-order", "start-first", "--update-monitor", "1s", "web")
 		if !strings.Contains(out, "overall progress: 3 out of 3 tasks") || !strings.Contains(out, "verify: Service converged") {
@@ -132,9 +137,12 @@ func TestRollingUpdate(t *testing.T) {
 			s.PreviousSpec == nil || s.PreviousSpec.Image != "xo-demo:v1" || s.Spec.Image != "xo-demo:v2" {
 			t.Fatalf("after the update: %+v", s)
 		}
+		checkLoads(t, ss, "v1", "v2")
 	})
 
 	t.Run("stop-first to v3, two at a time", func(t *testing.T) {
+		ss := lt.loads(t, "stopfirst")
+		waitAnswered(t, ss, "v2")
 		out := h3.mustXO(t, "service", "update", "--image", "xo-demo:v1", "--env-add", "VERSION=v3",
 			"--update-order", "stop-first", "--update-parallelism", "2", "--update-monitor", "1s", "web")
 		if !strings.Contains(out, "verify: Service converged") {
@@ -144,9 +152,12 @@ func TestRollingUpdate(t *testing.T) {
 		if s := h1.service(t, "web"); s.UpdateStatus == nil || s.UpdateStatus.State != "completed" {
 			t.Fatalf("after the update: %+v", s.UpdateStatus)
 		}
+		checkLoads(t, ss, "v2", "v3")
 	})
 
 	t.Run("a version that fails its health check is rolled back", func(t *testing.T) {
+		ss := lt.loads(t, "failing")
+		waitAnswered(t, ss, "v3")
 		out, err := h1.xo("service", "update", "--env-add", "FAIL_HEALTH=1", "--update-failure-action", "rollback",
 			"--update-monitor", "1s", "--rollback-monitor", "1s", "web")
 		if err == nil || !strings.Contains(err.Error(), "service web rolled back: update to version") ||
@@ -160,9 +171,12 @@ func TestRollingUpdate(t *testing.T) {
 			!strings.Contains(s.UpdateStatus.Message, "unhealthy") || strings.Contains(strings.Join(s.Spec.Env, " "), "FAIL_HEALTH") {
 			t.Fatalf("after the rollback: status %+v, env %v", s.UpdateStatus, s.Spec.Env)
 		}
+		checkLoads(t, ss, "v3")
 	})
 
 	t.Run("xo service rollback after a good update", func(t *testing.T) {
+		ss := lt.loads(t, "rollback")
+		waitAnswered(t, ss, "v3")
 		// All at once, start-first: the new tasks serve before the old go.
 		h1.mustXO(t, "service", "update", "--env-add", "VERSION=v4", "--update-parallelism", "0",
 			"--update-order", "start-first", "--update-monitor", "1s", "web")
@@ -175,6 +189,7 @@ func TestRollingUpdate(t *testing.T) {
 		if s := h3.service(t, "web"); s.UpdateStatus == nil || s.UpdateStatus.State != "rollback_completed" {
 			t.Fatalf("after the rollback: %+v", s.UpdateStatus)
 		}
+		checkLoads(t, ss, "v3", "v4", "v3")
 	})
 
 	t.Run("bad update flags are refused and nothing is stored", func(t *testing.T) {

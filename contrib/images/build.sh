@@ -3,7 +3,8 @@
 #
 # Builds the static demoapp and probe binaries (CGO_ENABLED=0) into OUT_DIR
 # and the images xo-demo:v1, xo-demo:v2 (same image), xo-demo:hc (with a
-# HEALTHCHECK) and xo-probe:latest into
+# HEALTHCHECK), xo-probe:latest and xo-nginx:latest (the host's nginx binary
+# and the libraries it links, see nginx.Dockerfile) into
 # the Docker engine listening on DOCKER_HOST_SOCKET (a path or unix:// URL).
 # Images are built FROM scratch with the legacy builder, so no registry or
 # network access is needed. Re-running is cheap: binaries are only relinked
@@ -45,6 +46,42 @@ for f in demo.Dockerfile demo-hc.Dockerfile probe.Dockerfile; do
 done
 # Keep the build context to the files the Dockerfiles need.
 printf '*\n!demoapp\n!probe\n' >"$out/.dockerignore"
+
+# stage_nginx CTX: xo-nginx's build context, CTX/nginx.Dockerfile and
+# CTX/rootfs, from the host's nginx. Staged beside CTX and swapped in only
+# when it differs: another host's build may be reading CTX right now.
+stage_nginx() {
+	local ctx=$1 bin f
+	bin=$(command -v nginx 2>/dev/null || true)
+	[[ -n $bin || ! -x /usr/sbin/nginx ]] || bin=/usr/sbin/nginx
+	[[ -n $bin ]] || die "nginx not found: the image xo-nginx packs the host's nginx binary; install it with contrib/testenv/deps.sh (Debian package nginx-light)"
+	local new=$ctx.new root=$ctx.new/rootfs
+	rm -rf "$new"
+	mkdir -p "$root"/{usr/sbin,etc/nginx,var/lib/nginx,var/log/nginx,var/lock,run,tmp}
+	chmod 1777 "$root/tmp"
+	cp -L "$bin" "$root/usr/sbin/nginx"
+	local libs
+	libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') ||
+		die "ldd $bin failed"
+	[[ -n $libs ]] || die "ldd $bin lists no libraries (a static nginx? then drop this step)"
+	for f in $libs; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
+	printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
+	[[ ! -f /etc/nginx/mime.types ]] || cp /etc/nginx/mime.types "$root/etc/nginx/mime.types"
+	cp "$here/nginx.conf" "$root/etc/nginx/nginx.conf"
+	cp "$here/nginx.Dockerfile" "$new/nginx.Dockerfile"
+	if [[ -d $ctx ]] && diff -r "$new" "$ctx" >/dev/null 2>&1; then
+		rm -rf "$new"
+	else
+		rm -rf "$ctx"
+		mv "$new" "$ctx"
+	fi
+}
+stage_nginx "$out/nginx"
 flock -u 8
 exec 8>&-
 
@@ -52,11 +89,19 @@ sum_of() { cat "$@" | sha256sum | cut -c1-32; }
 demo_sum=$(sum_of "$out/demo.Dockerfile" "$out/demoapp" "$out/probe")
 hc_sum=$(sum_of "$out/demo-hc.Dockerfile" "$out/demoapp" "$out/probe")
 probe_sum=$(sum_of "$out/probe.Dockerfile" "$out/probe")
+# The file list (with modes) too: an added library or directory counts.
+nginx_sum=$( (cd "$out/nginx" && find . -printf '%p %m\n' | LC_ALL=C sort &&
+	find . -type f -print0 | LC_ALL=C sort -z | xargs -0 cat) | sha256sum | cut -c1-32)
 
 docker_() { env -u DOCKER_CONTEXT -u DOCKER_HOST "$DOCKER" -H "unix://$sock" "$@"; }
 
-# build_image DOCKERFILE SUM TAG...
+# build_image [-C CONTEXT] DOCKERFILE SUM TAG...  (CONTEXT: default OUT_DIR)
 build_image() {
+	local ctx=$out
+	if [[ $1 == -C ]]; then
+		ctx=$2
+		shift 2
+	fi
 	local df=$1 sum=$2 tag have
 	shift 2
 	local need=0
@@ -75,7 +120,7 @@ build_image() {
 	errf=$(mktemp)
 	# Build context = OUT_DIR (only binaries and Dockerfiles live there).
 	if ! DOCKER_BUILDKIT=0 docker_ build -q --label "xo.contrib.sum=$sum" \
-		"${args[@]}" -f "$out/$df" "$out" >/dev/null 2>"$errf"; then
+		"${args[@]}" -f "$ctx/$df" "$ctx" >/dev/null 2>"$errf"; then
 		cat "$errf" >&2
 		rm -f "$errf"
 		die "docker build of $* failed"
@@ -86,3 +131,4 @@ build_image() {
 build_image demo.Dockerfile "$demo_sum" xo-demo:v1 xo-demo:v2
 build_image demo-hc.Dockerfile "$hc_sum" xo-demo:hc
 build_image probe.Dockerfile "$probe_sum" xo-probe:latest
+build_image -C "$out/nginx" nginx.Dockerfile "$nginx_sum" xo-nginx:latest

@@ -6,6 +6,7 @@
 //	probe tcp HOST:PORT [-size N] [-timeout D]
 //	probe udp HOST:PORT [-size N] [-timeout D]
 //	probe resolve NAME [-timeout D] [-server IP:PORT]
+//	probe load -url URL [-url URL ...] -rate R -duration D [-stop-file PATH] [-timeout 2s] [-conns 64]
 //	probe sleep
 //
 // Flags may appear before or after the positional argument. The exit status
@@ -43,6 +44,13 @@ const usage = `usage:
                  [-timeout 200ms] [-duration 10m] [-n N]
       query NAME at -server every -interval and print "UNIXNANO ANSWER" when
       the answer changes (addresses, or the rcode), for -duration or N queries
+  probe load -url URL [-url URL ...] -rate R -duration D [-stop-file PATH]
+             [-timeout 2s] [-conns 64]
+      GET the URLs round-robin at R requests/s in total (keep-alive, at most
+      -conns in flight) until D passed, PATH exists or SIGTERM/SIGINT; count
+      failures (transport errors, timeouts, status != 200) and the "version"
+      of each answer. A progress line every second on stderr, one JSON
+      report on stdout; exit status 0 even when requests failed.
   probe sleep
       block until SIGTERM or SIGINT
 `
@@ -65,6 +73,8 @@ func main() {
 		err = cmdResolve(args)
 	case "dnswatch":
 		err = cmdDNSWatch(args)
+	case "load":
+		err = cmdLoad(args)
 	case "sleep":
 		cmdSleep()
 	case "help", "-h", "-help", "--help":
