@@ -11,6 +11,7 @@ import (
 	"github.com/xoverlay/xoverlay/dnsd"
 	"github.com/xoverlay/xoverlay/netdriver"
 	"github.com/xoverlay/xoverlay/orchestrator/agent"
+	"github.com/xoverlay/xoverlay/orchestrator/orchestrate"
 )
 
 func newAgentCmd() *cobra.Command {
@@ -62,6 +63,7 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.BoolVar(&cfg.DNSIntercept, "dns-intercept", true, "send queries of containers only on xoverlay networks from 127.0.0.11 straight to the discovery DNS server "+
 		"(nftables in the container's namespace; label xo.dns-intercept=false opts a container out)")
 	f.StringVar(&cfg.LBDataPlane, "lb-dataplane", "auto", "data plane of service VIPs: auto (probed: ipvs, else nftables, else userspace), ipvs, nftables or userspace")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", orchestrate.DefaultDrainTimeout, "longest wait of a drain (rolling updates, xo drain) for every node's acknowledgement; then it goes ahead and names the nodes that did not")
 	f.BoolVar(&cfg.SimulateTasks, "simulate-tasks", false, "run task containers on a simulated engine (records kept in --state-dir), not the Docker engine (control-plane benchmarks)")
 	_ = f.MarkHidden("simulate-tasks")
 	return cmd

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(opts),
 		newNetworkCmd(opts),
 		newServiceCmd(opts),
+		newDrainCmd(opts),
 		newTemplateCmd(opts),
 		newPauseCmd(),
 	)

@@ -75,6 +75,8 @@ type Controller struct {
 	log       *slog.Logger
 	m         *metrics
 
+	applied func(index uint64) // see OnApplied
+
 	plan      Plan
 	problems  map[string]bool
 	dirty     bool              // something failed or changed outside the state: the next sync does everything
@@ -196,7 +198,13 @@ func drain[T any](ch <-chan T) {
 // of the burst arrived.
 func (c *Controller) sync(ctx context.Context, at time.Time, full bool) {
 	var plan Plan
-	c.store.View(func(tx state.ReadTx) { plan = Compute(tx, c.node) })
+	var idx uint64
+	c.store.View(func(tx state.ReadTx) { idx, plan = tx.Index(), Compute(tx, c.node) })
+	defer func() {
+		if c.applied != nil && !c.dirty { // dirty: something failed, the next sync retries
+			c.applied(idx)
+		}
+	}()
 	if !full && !c.dirty && !c.sbStale && reflect.DeepEqual(plan, c.plan) {
 		return
 	}
@@ -213,6 +221,11 @@ func (c *Controller) sync(ctx context.Context, at time.Time, full bool) {
 	c.m.setPorts(plan)
 	c.m.synced(time.Since(at))
 }
+
+// OnApplied sets fn to be told the raft index of the state the
+// controller applied (routing mesh rules, HTTP pools), none failing, on
+// Run's goroutine. Call it before Run.
+func (c *Controller) OnApplied(fn func(index uint64)) { c.applied = fn }
 
 // report logs each problem once, while it lasts.
 func (c *Controller) report(problems []string) {

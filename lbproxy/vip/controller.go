@@ -43,6 +43,10 @@ type Options struct {
 	Reconcile time.Duration // how often the engine is listed and the kernel checked (default 30s)
 	Log       *slog.Logger
 	Metrics   *Metrics
+	// Applied, when set, is told the raft index of the state the
+	// controller applied to every namespace (none failing), on Run's
+	// goroutine.
+	Applied func(index uint64)
 }
 
 // Controller keeps the VIPs of every local container's namespace in step
@@ -159,7 +163,9 @@ func drain(ch <-chan state.Event, batch []state.Event) ([]state.Event, bool) {
 func (c *Controller) syncState(ctx context.Context, at time.Time, events []state.Event, full bool) {
 	var changed map[string]bool
 	var nets map[string][]string
+	var idx uint64
 	c.store.View(func(tx state.ReadTx) {
+		idx = tx.Index()
 		ok := false
 		if !full {
 			changed, ok = c.trk.update(tx, events)
@@ -187,6 +193,20 @@ func (c *Controller) syncState(ctx context.Context, at time.Time, events []state
 		c.m.synced(time.Since(at))
 		c.log.Debug("state applied", "networks_changed", len(changed), "namespaces", applied, "took", time.Since(at))
 	}
+	c.applied(idx)
+}
+
+// applied reports index to Options.Applied unless a namespace failed.
+func (c *Controller) applied(index uint64) {
+	if c.opt.Applied == nil {
+		return
+	}
+	for _, n := range c.ns {
+		if n.failed {
+			return
+		}
+	}
+	c.opt.Applied(index)
 }
 
 func touches(networks []string, changed map[string]bool) bool {

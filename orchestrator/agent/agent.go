@@ -35,6 +35,8 @@ type Agent struct {
 	dataPlane string // the service VIPs' data plane, probed at start
 
 	lbL4 *l4.Metrics // the L4 data planes' metrics, shared by the VIPs and the published ports (set by startVIPs)
+
+	dp *dataplane // this node's data-plane index, from its components (set by Run)
 }
 
 // New checks cfg; it starts nothing.
@@ -59,6 +61,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 	log := a.log.With("node", id)
 	rep := &replica{Store: state.NewStore()}
+	a.dp = newDataplane(rep.Store, a.reg, a.dataplaneComponents()...)
 	r, err := a.openMember(ctx, id, rep.Store, log.With("component", "cluster"))
 	if err != nil {
 		return err
@@ -124,7 +127,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 	ex := executor.New(tasks, leaderView{rep}, id, log.With("component", "executor"), a.reg)
 	wg.Go(func() { ex.Run(loops) })
-	orch := orchestrate.New(leaderView{rep}, log.With("component", "orchestrator"), a.reg, orchestrate.Options{})
+	orch := orchestrate.New(leaderView{rep}, log.With("component", "orchestrator"), a.reg,
+		orchestrate.Options{Drainer: a.drainer(rep, log.With("component", "updater"))})
 	wg.Go(func() { orch.Run(loops) })
 	log.Info("agent ready", "plugin", a.cfg.PluginSocket(), "api", a.cfg.APISocket, "metrics", a.cfg.MetricsAddr,
 		"dns", a.cfg.DNS.Addr)

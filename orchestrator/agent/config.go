@@ -50,6 +50,10 @@ type Config struct {
 	// LBDataPlane (--lb-dataplane) is the service VIPs' data plane: auto
 	// (probed: ipvs, nftables, userspace), or one of them.
 	LBDataPlane string
+
+	// DrainTimeout (--drain-timeout) bounds the wait of a drain (rolling
+	// updates, xo drain) for every node's acknowledgement.
+	DrainTimeout time.Duration
 }
 
 // PluginName is the plugin's name for Docker: `-d xoverlay`.
@@ -87,6 +91,9 @@ func (c Config) Validate() error {
 	if c.HeartbeatEvery <= 0 || c.SuspectAfter <= c.HeartbeatEvery || c.DownAfter <= c.SuspectAfter {
 		errs = append(errs, fmt.Errorf("want 0 < --heartbeat-interval (%s) < --node-suspect-after (%s) < --node-down-after (%s)",
 			c.HeartbeatEvery, c.SuspectAfter, c.DownAfter))
+	}
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--drain-timeout %s must be positive, like 5s", c.DrainTimeout))
 	}
 	if c.DNS.Addr != "" {
 		d := c.DNS

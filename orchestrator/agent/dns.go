@@ -75,7 +75,10 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	srv.Update(dnsSnapshot(store))
+	applied := a.dp.reporter(componentDNS)
+	snap, idx := dnsSnapshotAt(store)
+	srv.Update(snap)
+	applied(idx)
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("agent: dns server on %s: %w", cfg.Addr, err)
 	}
@@ -93,9 +96,26 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 		}
 		return false
 	}
+	// The data-plane index: the records answer the state of the view
+	// they were built from; a commit of nothing relevant, with no update
+	// pending (dirty), changes no record.
+	dirty := false
+	match := func(e state.Event) bool {
+		if relevant(e) {
+			dirty = true
+			return true
+		}
+		if !dirty {
+			applied(e.Index)
+		}
+		return false
+	}
 	wg.Go(func() {
-		engine.RunLoop(ctx, store.Watch, relevant, time.Millisecond, controllerPeriod, func(context.Context) time.Time {
-			srv.Update(dnsSnapshot(store))
+		engine.RunLoop(ctx, store.Watch, match, time.Millisecond, controllerPeriod, func(context.Context) time.Time {
+			dirty = false
+			snap, idx := dnsSnapshotAt(store)
+			srv.Update(snap)
+			applied(idx)
 			return time.Time{}
 		})
 	})
@@ -110,8 +130,15 @@ func (a *Agent) serveDNS(ctx context.Context, stack *stopStack, wg *sync.WaitGro
 // Endpoints on nodes that are down are out of service: their host is
 // presumed gone.
 func dnsSnapshot(store *state.Store) dnsd.Snapshot {
-	var snap dnsd.Snapshot
+	snap, _ := dnsSnapshotAt(store)
+	return snap
+}
+
+// dnsSnapshotAt is dnsSnapshot and the raft index of the state it is
+// made of.
+func dnsSnapshotAt(store *state.Store) (snap dnsd.Snapshot, index uint64) {
 	store.View(func(tx state.ReadTx) {
+		index = tx.Index()
 		for _, n := range tx.Networks() {
 			p, err := netip.ParsePrefix(n.Subnet)
 			if err != nil {
@@ -135,7 +162,7 @@ func dnsSnapshot(store *state.Store) dnsd.Snapshot {
 			snap.Services = append(snap.Services, dnsService(svc))
 		}
 	})
-	return snap
+	return snap, index
 }
 
 // dnsService is a service's DNS view: its VIPs, or its tasks (dnsrr, or

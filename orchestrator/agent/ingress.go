@@ -20,6 +20,7 @@ func (a *Agent) startIngress(ctx context.Context, wg *sync.WaitGroup, store *sta
 	if err != nil {
 		return fmt.Errorf("agent: published ports: %w", err)
 	}
+	c.OnApplied(a.dp.reporter(componentIngress))
 	wg.Go(func() { c.Run(ctx) })
 	return nil
 }

@@ -30,6 +30,20 @@ func (rep *replica) Propose(ctx context.Context, cmd state.Command) (any, error)
 	return rep.r.Propose(ctx, cmd)
 }
 
+// ProposeIndex commits through the current member and tells the
+// entry's raft index.
+func (rep *replica) ProposeIndex(ctx context.Context, cmd state.Command) (any, uint64, error) {
+	rep.mu.RLock()
+	defer rep.mu.RUnlock()
+	return rep.r.ProposeIndex(ctx, cmd)
+}
+
+// WaitDataplane waits until the nodes' data planes applied index (see
+// cluster.Raft.WaitDataplane); it does not hold up a member swap.
+func (rep *replica) WaitDataplane(ctx context.Context, index uint64, nodes []string) ([]string, error) {
+	return rep.member().WaitDataplane(ctx, index, nodes)
+}
+
 // IsLeader reports whether this node leads.
 func (rep *replica) IsLeader() bool { return rep.member().IsLeader() }
 

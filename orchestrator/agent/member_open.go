@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/xoverlay/xoverlay/orchestrator/cluster"
 	"github.com/xoverlay/xoverlay/orchestrator/pki"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
@@ -29,11 +31,16 @@ func (a *Agent) openMember(ctx context.Context, id string, store *state.Store, l
 
 // openRaft opens the member and waits until the state is replayed.
 func (a *Agent) openRaft(ctx context.Context, id string, store *state.Store, n *cluster.Net, mat pki.Material, bootstrap bool) (*cluster.Raft, error) {
-	r, err := cluster.Open(cluster.Config{
+	cfg := cluster.Config{
 		Dir: a.raftDir(), NodeID: id, Logger: a.log.With("node", id, "component", "cluster"), Registry: a.reg,
 		Store: store, Net: n, TLS: mat, Bootstrap: bootstrap,
 		HeartbeatEvery: a.cfg.HeartbeatEvery, SuspectAfter: a.cfg.SuspectAfter, DownAfter: a.cfg.DownAfter,
-	}, state.NewFSM(store))
+	}
+	var fsm raft.FSM = state.NewFSM(store)
+	if a.dp != nil { // the heartbeats carry this node's data-plane index
+		cfg.Dataplane, fsm = a.dp, a.dp.fsm(fsm)
+	}
+	r, err := cluster.Open(cfg, fsm)
 	if err != nil {
 		if n != nil {
 			_ = n.Close()

@@ -34,7 +34,7 @@ func (a *Agent) startVIPs(ctx context.Context, wg *sync.WaitGroup, store *state.
 	}
 	a.lbL4 = m.L4 // the published ports' planes report into the same metrics
 	c := vip.New(store, docker, vip.Options{Node: node, Plane: plane, Open: vip.Opener(plane, log, m.L4),
-		Reconcile: a.cfg.Reconcile, Log: log.With("component", "vip"), Metrics: m})
+		Reconcile: a.cfg.Reconcile, Log: log.With("component", "vip"), Metrics: m, Applied: a.dp.reporter(componentVIP)})
 	wg.Go(func() { c.Run(ctx) })
 	return nil
 }

@@ -75,6 +75,7 @@ func New(r Reader, info InfoFunc, ops Ops, log *slog.Logger, reg prometheus.Regi
 	s.route(mux, "DELETE /v1/services/{ref}", s.withOps(s.removeService))
 	s.stream(mux, "GET /v1/services/{ref}/logs", serviceLogTasks)
 	s.stream(mux, "GET /v1/tasks/{ref}/logs", taskLogTasks)
+	s.route(mux, "POST /v1/containers/{ref}/drain", s.withOps(s.drainContainer))
 	s.route(mux, "POST /v1/cluster/init", s.withOps(s.clusterInit))
 	s.route(mux, "POST /v1/cluster/join", s.withOps(s.clusterJoin))
 	s.route(mux, "GET /v1/cluster/token/{role}", s.withOps(s.clusterToken))

@@ -150,7 +150,7 @@ func members(tx state.ReadTx, name string) api.ServiceReplicas {
 	for _, ep := range tx.Endpoints("") {
 		if ep.Service == name {
 			key := cmp.Or(ep.ContainerID, ep.ID)
-			inService[key] = inService[key] || ep.InService()
+			inService[key] = inService[key] || (ep.InService() && !ep.Drained)
 		}
 	}
 	r := api.ServiceReplicas{Desired: uint64(len(inService))}

@@ -64,8 +64,9 @@ func buildWatchState(tx state.ReadTx) api.WatchState {
 			Aliases: slices.Clone(ep.Aliases), Service: ep.Service, TaskID: ep.Task, TaskName: taskName[ep.Task],
 			Running: ep.Running, Health: ep.Health,
 			// As discovery DNS decides it (agent's dnsSnapshot): the host
-			// of an endpoint on a node that is down is presumed gone.
-			InService: ep.InService() && !down[ep.Node],
+			// of an endpoint on a node that is down is presumed gone, and
+			// drained tasks and containers (xo drain) take no traffic.
+			InService: tx.InService(ep) && !down[ep.Node],
 		})
 	}
 	slices.SortFunc(v.Endpoints, func(a, b api.WatchEndpoint) int {

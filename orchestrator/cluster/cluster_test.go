@@ -33,15 +33,19 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startMember(t *testing.T, id, addr string, mat pki.Material, bootstrap bool) *testNode {
+func startMember(t *testing.T, id, addr string, mat pki.Material, bootstrap bool, dp ...Dataplane) *testNode {
 	t.Helper()
+	var plane Dataplane
+	if len(dp) > 0 {
+		plane = dp[0]
+	}
 	n, err := Listen(addr, addr, mat, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := state.NewStore()
 	r, err := Open(Config{
-		Dir: t.TempDir(), NodeID: id, Store: store, Net: n, TLS: mat, Bootstrap: bootstrap,
+		Dir: t.TempDir(), NodeID: id, Store: store, Net: n, TLS: mat, Bootstrap: bootstrap, Dataplane: plane,
 		HeartbeatEvery: 100 * time.Millisecond, SuspectAfter: 400 * time.Millisecond, DownAfter: time.Second,
 	}, state.NewFSM(store))
 	if err != nil {
@@ -96,7 +100,7 @@ func initCluster(t *testing.T) (*testNode, pki.CA, string, string) {
 }
 
 // join runs the joiner's side: key, join RPC, then its own member.
-func join(t *testing.T, via *testNode, id, token string) (*testNode, error) {
+func join(t *testing.T, via *testNode, id, token string, dp ...Dataplane) (*testNode, error) {
 	t.Helper()
 	key, _ := pki.NewKey()
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
@@ -113,7 +117,7 @@ func join(t *testing.T, via *testNode, id, token string) (*testNode, error) {
 	if resp.CAKey != nil {
 		mat.CAKey, _ = pki.ParseKey(resp.CAKey)
 	}
-	return startMember(t, id, addr, mat, false), nil
+	return startMember(t, id, addr, mat, false, dp...), nil
 }
 
 func TestJoinForwardAndSuffrage(t *testing.T) {

@@ -23,50 +23,53 @@ var errRetry = errors.New("cluster: leader unavailable")
 // leader otherwise, retrying across leader changes until ctx ends. It
 // returns what the FSM answered.
 func (c *Raft) Propose(ctx context.Context, cmd state.Command) (any, error) {
+	v, _, err := c.ProposeIndex(ctx, cmd)
+	return v, err
+}
+
+// ProposeIndex is Propose that also returns the raft index of the
+// entry: once a node's data plane reports that index (WaitDataplane),
+// it applied the change. The index is 0 when the commit failed.
+func (c *Raft) ProposeIndex(ctx context.Context, cmd state.Command) (any, uint64, error) {
 	data, err := state.Encode(cmd)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeoutOf(ctx))
 	defer cancel()
 	for {
-		v, err := c.proposeOnce(ctx, data)
+		v, index, err := c.proposeOnce(ctx, data)
 		if !errors.Is(err, errRetry) {
 			if err == nil || state.ErrorClass(err) != "" {
 				c.applyMs.Observe(time.Since(start).Seconds())
 			} else {
 				c.errs.Inc()
 			}
-			return v, err
+			return v, index, err
 		}
 		select {
 		case <-ctx.Done():
 			c.errs.Inc()
-			return nil, fmt.Errorf("cluster: commit %T: %w (%w)", cmd, ErrNoLeader, ctx.Err())
+			return nil, 0, fmt.Errorf("cluster: commit %T: %w (%w)", cmd, ErrNoLeader, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-func (c *Raft) proposeOnce(ctx context.Context, data []byte) (any, error) {
+func (c *Raft) proposeOnce(ctx context.Context, data []byte) (any, uint64, error) {
 	if c.IsLeader() {
-		return c.applyLocal(ctx, data)
+		return c.applyIndexed(ctx, data)
 	}
 	if c.client == nil {
-		return nil, errRetry // single-node mode: leadership is a moment away
+		return nil, 0, errRetry // single-node mode: leadership is a moment away
 	}
 	return c.forward(ctx, data)
 }
 
-// applyLocal applies on the leader. Losing leadership mid-way leaves the
-// outcome unknown, so it is reported, not retried.
-func (c *Raft) applyLocal(ctx context.Context, data []byte) (any, error) {
-	v, _, err := c.applyIndexed(ctx, data)
-	return v, err
-}
-
 // applyIndexed applies on the leader and also returns the entry's index.
+// Losing leadership mid-way leaves the outcome unknown, so it is
+// reported, not retried.
 func (c *Raft) applyIndexed(ctx context.Context, data []byte) (any, uint64, error) {
 	f := c.raft.Apply(data, timeoutOf(ctx))
 	if err := f.Error(); err != nil {
@@ -90,25 +93,26 @@ type proposeResponse struct {
 	Error  string          `json:"error,omitempty"`
 }
 
-func (c *Raft) forward(ctx context.Context, data []byte) (any, error) {
+func (c *Raft) forward(ctx context.Context, data []byte) (any, uint64, error) {
 	var out proposeResponse
 	if err := c.callLeader(ctx, "/rpc/v1/propose", proposeRequest{Data: data}, &out); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Read your writes: return only once this replica has applied the
 	// entry, so the caller's next read here sees it.
 	if err := c.waitIndex(ctx, out.Index); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if out.Error != "" {
-		return nil, state.ClassError(out.Class, out.Error)
+		return nil, out.Index, state.ClassError(out.Class, out.Error)
 	}
-	return state.DecodeResult(state.CommandType(data[0]), out.Result)
+	v, err := state.DecodeResult(state.CommandType(data[0]), out.Result)
+	return v, out.Index, err
 }
 
 // waitIndex blocks until the local FSM has applied index.
 func (c *Raft) waitIndex(ctx context.Context, index uint64) error {
-	for c.raft.AppliedIndex() < index {
+	for c.fsmIndex() < index {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster: committed entry %d not applied here yet: %w", index, ctx.Err())

@@ -50,34 +50,75 @@ func (h *heartbeats) leading(now time.Time, leader bool) bool {
 	return began
 }
 
-func (c *Raft) handleHeartbeat(w http.ResponseWriter, _ *http.Request, peer string) {
+// heartbeatRequest is what a node's heartbeat tells the leader.
+type heartbeatRequest struct {
+	// Index is the node's data-plane index (Dataplane.AppliedIndex); 0
+	// from nodes without one (and from agents older than it).
+	Index uint64 `json:"index,omitempty"`
+}
+
+func (c *Raft) handleHeartbeat(w http.ResponseWriter, r *http.Request, peer string) {
+	var req heartbeatRequest
+	if !decode(w, r, &req) {
+		return
+	}
 	if !c.IsLeader() {
 		writeErr(w, http.StatusServiceUnavailable, errNotLeader)
 		return
 	}
 	c.hb.seen(peer, time.Now())
+	if req.Index > 0 {
+		c.acks.report(peer, req.Index)
+	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-// heartbeatLoop tells the leader this node is alive.
+// heartbeatLoop tells the leader this node is alive, and how far its
+// data plane is, every HeartbeatEvery; and at once (at most every
+// ackEvery) when the data plane applied a change that drains, so the
+// leader hears the acknowledgement in milliseconds.
 func (c *Raft) heartbeatLoop() {
 	t := time.NewTicker(c.cfg.HeartbeatEvery)
 	defer t.Stop()
+	var kick <-chan struct{}
+	if c.cfg.Dataplane != nil {
+		kick = c.cfg.Dataplane.Acks()
+	}
+	var last time.Time
+	var soon <-chan time.Time // an acknowledgement held back by the rate limit
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
+		case <-kick:
+			if c.IsLeader() {
+				c.acks.poke() // the leader reads its own index
+				continue
+			}
+			if wait := ackEvery - time.Since(last); wait > 0 {
+				if soon == nil {
+					soon = time.After(wait)
+				}
+				continue
+			}
+		case <-soon:
 		}
-		if c.IsLeader() {
-			c.hb.seen(c.cfg.NodeID, time.Now())
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.HeartbeatEvery)
-		if err := c.callLeader(ctx, "/rpc/v1/heartbeat", struct{}{}, nil); err != nil {
-			c.log.Debug("heartbeat", "err", err)
-		}
-		cancel()
+		soon, last = nil, time.Now()
+		c.beat()
+	}
+}
+
+// beat sends one heartbeat (on the leader: records its own).
+func (c *Raft) beat() {
+	if c.IsLeader() {
+		c.hb.seen(c.cfg.NodeID, time.Now())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.HeartbeatEvery)
+	defer cancel()
+	if err := c.callLeader(ctx, "/rpc/v1/heartbeat", heartbeatRequest{Index: c.dataplaneIndex()}, nil); err != nil {
+		c.log.Debug("heartbeat", "err", err)
 	}
 }
 
@@ -93,7 +134,11 @@ func (c *Raft) statusLoop() {
 		case <-t.C:
 		}
 		now := time.Now()
-		if !c.hb.leading(now, c.IsLeader()) && !c.IsLeader() {
+		began := c.hb.leading(now, c.IsLeader())
+		if began {
+			c.acks.reset() // reports made to an earlier leadership may be stale
+		}
+		if !began && !c.IsLeader() {
 			continue
 		}
 		c.updateStatuses(now)

@@ -36,13 +36,18 @@ type Config struct {
 	NodeID   string
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
-	Store    Reader // the replica the FSM writes, for RPC decisions
+	Store    Reader // the replica the FSM writes, for RPC decisions and its index
 
 	// Cluster mode. Without Net the member is a single-node cluster with
 	// an in-memory transport (the embedded default).
 	Net       *Net
 	TLS       pki.Material
 	Bootstrap bool // cluster mode, new state: start a cluster of one
+
+	// Dataplane is this node's data plane as its heartbeats report it
+	// (nil: the heartbeats carry no index; WaitDataplane never hears of
+	// this node).
+	Dataplane Dataplane
 
 	HeartbeatEvery time.Duration // default 1s
 	SuspectAfter   time.Duration // default 3s
@@ -63,6 +68,7 @@ type Raft struct {
 
 	caMu    sync.RWMutex // guards cfg.TLS.CAKey, set on promotion
 	hb      heartbeats
+	acks    acks
 	wg      sync.WaitGroup
 	stop    chan struct{}
 	closeMu sync.Once
@@ -242,7 +248,10 @@ func (c *Raft) WaitLeader(ctx context.Context) error {
 
 // WaitApplied blocks until the local FSM has applied every committed
 // entry, so reads see all state written before a restart. raft replays the
-// log into the FSM asynchronously: a leader alone is not enough.
+// log into the FSM asynchronously: a leader alone is not enough, and
+// neither is raft's AppliedIndex, which moves when entries are handed to
+// the FSM, before it applied them: on a follower, the store's own index
+// (fsmIndex) must reach the last command committed.
 func (c *Raft) WaitApplied(ctx context.Context) error {
 	if err := c.WaitLeader(ctx); err != nil {
 		return err
@@ -258,7 +267,8 @@ func (c *Raft) WaitApplied(ctx context.Context) error {
 			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
 				return fmt.Errorf("cluster: wait for state replay: %w", err)
 			}
-		} else if commit := c.raft.CommitIndex(); commit > 0 && c.raft.AppliedIndex() >= commit {
+		} else if commit := c.raft.CommitIndex(); commit > 0 && c.raft.AppliedIndex() >= commit &&
+			c.fsmIndex() >= c.lastCommandIndex(commit) {
 			return nil
 		}
 		select {

@@ -44,6 +44,7 @@ func (c *Raft) serveRPC() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /rpc/v1/propose", c.node(c.handlePropose))
 	mux.HandleFunc("POST /rpc/v1/heartbeat", c.node(c.handleHeartbeat))
+	mux.HandleFunc("POST /rpc/v1/dataplane/wait", c.node(c.handleDataplaneWait))
 	mux.HandleFunc("POST /rpc/v1/member", c.manager(c.handleMember))
 	mux.HandleFunc("POST /rpc/v1/cakey", c.manager(c.handleCAKey))
 	mux.HandleFunc("POST /rpc/v1/join", c.handleJoin)

@@ -3,6 +3,7 @@ package orchestrate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/xoverlay/xoverlay/orchestrator/state"
@@ -17,16 +18,18 @@ type Drainer interface {
 	Drain(ctx context.Context, tasks []*state.Task) error
 }
 
-// DefaultDrainDelay is how long the default drainer waits after taking
-// tasks out of service: DNS answers carry a TTL of 1 s, so a client
-// holds a drained address that long at most.
+// DefaultDrainDelay is the state drainer's wait, and the acknowledging
+// drainer's floor for tasks DNS answered: DNS answers carry a TTL of
+// 1 s (dnsd's default), so a client holds a drained address that long at
+// most.
 const DefaultDrainDelay = time.Second
 
-// StateDrainer is the default Drainer: it marks the tasks draining in
-// the cluster state (DNS and the load balancers of every node leave
-// them; see state.DrainTasks), then waits Delay for the nodes to apply
-// it. It needs nothing of the nodes: a drainer that waits for each
-// node's acknowledgement can replace the wait.
+// StateDrainer is the fallback Drainer, for a Cluster that cannot tell
+// the raft index of a proposal or wait for the nodes' data planes: it
+// marks the tasks draining in the cluster state (DNS and the load
+// balancers of every node leave them; see state.DrainTasks), then waits
+// Delay for the nodes to apply it. AckDrainer replaces the wait by the
+// nodes' acknowledgements.
 type StateDrainer struct {
 	Cluster interface {
 		Propose(ctx context.Context, cmd state.Command) (any, error)
@@ -36,17 +39,27 @@ type StateDrainer struct {
 
 // Drain marks the tasks draining, then waits.
 func (d StateDrainer) Drain(ctx context.Context, tasks []*state.Task) error {
+	ids := taskIDs(tasks)
+	if _, err := d.Cluster.Propose(ctx, state.DrainTasks{IDs: ids}); err != nil {
+		return fmt.Errorf("mark %d tasks draining: %w", len(ids), err)
+	}
+	return sleep(ctx, d.Delay)
+}
+
+func taskIDs(tasks []*state.Task) []string {
 	ids := make([]string, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
-	if _, err := d.Cluster.Propose(ctx, state.DrainTasks{IDs: ids}); err != nil {
-		return fmt.Errorf("mark %d tasks draining: %w", len(ids), err)
-	}
-	if d.Delay <= 0 {
+	return ids
+}
+
+// sleep waits d, or less when ctx ends (then its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d.Delay)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -54,4 +67,19 @@ func (d StateDrainer) Drain(ctx context.Context, tasks []*state.Task) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// defaultDrainer is the Drainer of Options without one: the nodes'
+// acknowledgements when the cluster can tell them, else a fixed wait.
+func defaultDrainer(c Cluster, opts Options, log *slog.Logger) Drainer {
+	delay := opts.DrainDelay
+	if delay == 0 {
+		delay = DefaultDrainDelay
+	}
+	ip, ok1 := c.(IndexedProposer)
+	aw, ok2 := c.(AckWaiter)
+	if ok1 && ok2 {
+		return AckDrainer{Cluster: ip, Acks: aw, Timeout: opts.DrainTimeout, DNSTTL: delay, Log: log}
+	}
+	return StateDrainer{Cluster: c, Delay: delay}
 }

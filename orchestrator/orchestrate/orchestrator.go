@@ -75,10 +75,15 @@ type Options struct {
 	// NewID makes task and service IDs. Default state.NewID.
 	NewID func() string
 	// Drainer takes the tasks a rolling update retires out of service
-	// before they stop. Default: StateDrainer with DrainDelay.
+	// before they stop. Default: an AckDrainer when the Cluster is also
+	// an IndexedProposer and an AckWaiter, else a StateDrainer.
 	Drainer Drainer
-	// DrainDelay is the default drainer's wait. Default DefaultDrainDelay.
+	// DrainDelay is the StateDrainer's wait, and the AckDrainer's DNS
+	// TTL. Default DefaultDrainDelay.
 	DrainDelay time.Duration
+	// DrainTimeout bounds the AckDrainer's wait for the nodes'
+	// acknowledgements. Default DefaultDrainTimeout.
+	DrainTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {

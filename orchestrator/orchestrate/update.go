@@ -36,11 +36,7 @@ type updates struct {
 func newUpdates(c Cluster, opts Options, reg prometheus.Registerer, log *slog.Logger) *updates {
 	d := opts.Drainer
 	if d == nil {
-		delay := opts.DrainDelay
-		if delay == 0 {
-			delay = DefaultDrainDelay
-		}
-		d = StateDrainer{Cluster: c, Delay: delay}
+		d = defaultDrainer(c, opts, log)
 	}
 	return &updates{log: log, m: newUpdateMetrics(reg, log), drainer: d,
 		seen: map[string]time.Time{}, draining: map[string]bool{}}
@@ -239,7 +235,7 @@ func (o *Orchestrator) retire(ctx context.Context, service string, rs []update.R
 		if err != nil {
 			u.m.drainErrors.Inc()
 			u.log.Warn("update: drain incomplete; stopping the tasks anyway", "service", service, "tasks", len(tasks), "err", err)
-			note = " (drain incomplete: " + err.Error() + ")"
+			note = " (" + err.Error() + ")"
 		}
 		var ups []state.TaskUpdate
 		o.cluster.View(func(tx state.ReadTx) {

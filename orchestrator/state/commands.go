@@ -38,6 +38,7 @@ const (
 	CmdSetUpdateStatus
 	CmdRollbackService
 	CmdDrainTasks
+	CmdDrainContainer
 )
 
 // Command is anything the FSM applies.

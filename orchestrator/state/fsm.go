@@ -63,6 +63,7 @@ var commands = map[CommandType]applyFunc{
 	CmdSetUpdateStatus: decodeApply((*Store).setUpdateStatus),
 	CmdRollbackService: decodeApply((*Store).rollbackService),
 	CmdDrainTasks:      decodeApply((*Store).drainTasks),
+	CmdDrainContainer:  decodeApply((*Store).drainContainer),
 }
 
 // Encode turns a command into a raft log payload: its type byte, then JSON.
@@ -83,7 +84,10 @@ func NewFSM(store *Store) *FSM { return &FSM{store: store} }
 var _ raft.FSM = (*FSM)(nil)
 
 // Apply decodes one entry and makes one store call. It does no I/O.
+// The store reaches the entry's index (Store.Index), whatever the entry.
 func (f *FSM) Apply(l *raft.Log) any {
+	f.store.beginApply(l.Index)
+	defer f.store.endApply()
 	if l.Type != raft.LogCommand {
 		return Result{}
 	}

@@ -4,9 +4,10 @@ package state
 // it and the load balancers send to it. Its container runs, is healthy
 // when it has a healthcheck, and its node is not down (a node that is
 // down is presumed gone with its containers), and its task, if it runs
-// one, is neither draining nor wanted stopped.
+// one, is neither draining nor wanted stopped, and `xo drain` did not
+// take it out.
 func (tx ReadTx) InService(ep *Endpoint) bool {
-	if !ep.InService() || tx.taskOutOfService(ep) {
+	if !ep.InService() || ep.Drained || tx.taskOutOfService(ep) {
 		return false
 	}
 	n := tx.Node(ep.Node)

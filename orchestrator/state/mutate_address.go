@@ -205,6 +205,9 @@ func (s *Store) setEndpointStatus(c SetEndpointStatus) (any, error) {
 					w.memberChanged(u.Status.Service)
 				}
 			}
+			if ep.ContainerID != u.ContainerID || !u.Status.Running {
+				ep.Drained = false // an xo drain lasts until its container stops
+			}
 			ep.ContainerID, ep.Container = u.ContainerID, u.Container
 			ep.EndpointStatus = u.Status
 			changed++

@@ -104,6 +104,9 @@ type Endpoint struct {
 	ContainerID string    `json:"container_id,omitempty"`
 	Container   string    `json:"container,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Drained: `xo drain` took this hand-run container out of service
+	// (DNS, VIPs, routing mesh, HTTP pools) until it stops.
+	Drained bool `json:"drained,omitempty"`
 	EndpointStatus
 }
 
@@ -144,6 +147,10 @@ type Data struct {
 	Endpoints map[string]*Endpoint `json:"endpoints"`
 	Services  map[string]*Service  `json:"services"` // absent in snapshots older than services
 	Tasks     map[string]*Task     `json:"tasks"`
+	// Index is the raft index of the last command applied: the same on
+	// every replica at the same point of the log, so snapshots carry it
+	// (absent in snapshots older than it: 0).
+	Index uint64 `json:"index,omitempty"`
 }
 
 func newData() *Data {

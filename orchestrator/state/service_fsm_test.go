@@ -173,7 +173,7 @@ func TestRemoveService(t *testing.T) {
 			t.Fatalf("assigned task: %+v, want kept with desired state remove for its executor", t2)
 		}
 	})
-	want := []Event{{"task", "delete", "t1"}, {"task", "update", "t2"}, {"service", "delete", "s1"}}
+	want := []Event{{"task", "delete", "t1", 0}, {"task", "update", "t2", 0}, {"service", "delete", "s1", 0}}
 	for _, w := range want {
 		if e := <-events; e != w {
 			t.Fatalf("event %+v, want %+v", e, w)

@@ -116,6 +116,9 @@ func (s *Store) drainTasks(c DrainTasks) (any, error) {
 			w.putTask(n, "update")
 			changed[id] = true
 		}
+		if len(changed) > 0 && !c.Undo {
+			s.noteDrain()
+		}
 		if len(changed) > 0 {
 			// Discovery follows endpoints, not tasks: their service changed.
 			for id, ep := range s.data.Endpoints {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Event tells a watcher that an object changed after a commit.
@@ -14,6 +15,9 @@ type Event struct {
 	Kind   string // "node", "network", "endpoint", "service", "task"
 	Action string // "create", "update", "delete"
 	ID     string
+	// Index is the raft index of the commit that made the change (see
+	// Store.Index); 0 for changes made outside raft (tests, tools).
+	Index uint64
 }
 
 // Store keeps Data in memory. Only the FSM changes it; everyone else reads
@@ -26,6 +30,10 @@ type Store struct {
 	svcTasks map[string]map[string]struct{} // service ID -> its task IDs
 	watchers map[chan Event]struct{}
 	dropped  uint64
+
+	applying  atomic.Uint64 // the raft index the FSM is applying (see index.go)
+	evIndex   uint64        // the index of the last commit that published events
+	drainedAt []uint64      // the indexes of the latest drains, oldest first
 }
 
 type ipKey struct{ network, ip string }
@@ -39,6 +47,7 @@ func NewStore() *Store {
 
 func (s *Store) reset(d *Data) {
 	s.data = d
+	s.drainedAt = nil
 	s.ipIndex = map[ipKey]string{}
 	for id, ep := range d.Endpoints {
 		s.ipIndex[ipKey{ep.NetworkID, ep.IP}] = id
@@ -211,10 +220,16 @@ func (s *Store) Watch() (<-chan Event, func()) {
 	}
 }
 
-// publish must be called with s.mu held.
+// publish must be called with s.mu held. The events carry the index
+// of the commit being applied, which the store reaches with them.
 func (s *Store) publish(events []Event) {
+	idx := s.reach()
+	if len(events) > 0 {
+		s.evIndex = idx
+	}
 	for ch := range s.watchers {
 		for _, e := range events {
+			e.Index = idx
 			select {
 			case ch <- e:
 			default:

@@ -64,7 +64,7 @@ func TestSetTaskStatus(t *testing.T) {
 	if n := report(TaskStatusUpdate{"t1", running}, TaskStatusUpdate{"t2", running}, TaskStatusUpdate{"gone", running}); n != 1 {
 		t.Fatalf("changed %v: want 1 (t2 is on another node)", n)
 	}
-	if e := <-events; e != (Event{"task", "update", "t1"}) {
+	if e := <-events; e != (Event{"task", "update", "t1", 0}) {
 		t.Fatalf("event %+v", e)
 	}
 	again := running

@@ -23,6 +23,7 @@ var resultTypes = map[CommandType]func() any{
 	CmdSetTaskStatus:     func() any { return new(int) },
 	CmdDeleteTasks:       func() any { return new(int) },
 	CmdDrainTasks:        func() any { return new(int) },
+	CmdDrainContainer:    func() any { return new(int) },
 	CmdRollbackService:   func() any { return new(Service) },
 }
 
