@@ -42,6 +42,7 @@ var Scenarios = []Scenario{
 	{Name: "services"},
 	{Name: "lb4", Packages: []string{"iperf3"}},
 	{Name: "l7", Packages: []string{"wrk", "nginx-light", "haproxy"}},
+	{Name: "update", Packages: []string{"nginx-light"}},
 }
 
 // SchemaVersion is the version of the results file format.
