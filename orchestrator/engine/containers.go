@@ -33,16 +33,20 @@ type Containers struct {
 	node    string
 	every   time.Duration
 	log     *slog.Logger
+	ready   *Readiness
 }
 
 // NewContainers returns a container watcher for the engine of node that
 // compares everything every period.
 func NewContainers(docker ContainerDocker, cluster Cluster, node string, period time.Duration, log *slog.Logger) *Containers {
-	return &Containers{docker: docker, cluster: cluster, node: node, every: period, log: log}
+	return &Containers{docker: docker, cluster: cluster, node: node, every: period, log: log, ready: NewReadiness(log)}
 }
 
 // Run follows the engine until ctx ends, reconnecting with back-off.
-func (c *Containers) Run(ctx context.Context) { followEngine(ctx, c.log, c.follow) }
+func (c *Containers) Run(ctx context.Context) {
+	followEngine(ctx, c.log, c.follow)
+	c.ready.Wait()
+}
 
 func (c *Containers) follow(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -62,6 +66,10 @@ func (c *Containers) follow(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-errs:
 			return fmt.Errorf("engine: events: %w", err)
+		case id := <-c.ready.Done(): // its app listens now
+			if err := c.refresh(ctx, map[string]bool{id: true}); err != nil {
+				c.log.Warn("container refresh after its ports answered", "err", err)
+			}
 		case m := <-msgs:
 			// Take every event already queued: one pass, one commit.
 			dirty := map[string]bool{}
@@ -118,10 +126,13 @@ func (c *Containers) refresh(ctx context.Context, ids map[string]bool) error {
 		switch {
 		case cerrdefs.IsNotFound(err):
 			gone[id] = true
+			c.ready.Forget(id)
 		case err != nil:
 			errs = append(errs, fmt.Errorf("engine: inspect container %.12s: %w", id, err))
 		default:
-			for epID, u := range Observed(in) {
+			obs := Observed(in)
+			c.ready.Hold(ctx, in, obs)
+			for epID, u := range obs {
 				seen[epID] = u
 			}
 			if !in.State.Running {
@@ -155,7 +166,9 @@ func (c *Containers) Sync(ctx context.Context) error {
 	})
 	var errs []error
 	seen := map[string]state.EndpointUpdate{}
+	running := map[string]bool{}
 	for _, s := range list {
+		running[s.ID] = true
 		if !hasEndpoint(s, mine) {
 			continue
 		}
@@ -166,10 +179,13 @@ func (c *Containers) Sync(ctx context.Context) error {
 			}
 			continue
 		}
-		for epID, u := range Observed(in) {
+		obs := Observed(in)
+		c.ready.Hold(ctx, in, obs)
+		for epID, u := range obs {
 			seen[epID] = u
 		}
 	}
+	c.ready.Keep(running)
 	var cmd state.SetEndpointStatus
 	c.cluster.View(func(tx state.ReadTx) { cmd = planStatus(tx, c.node, seen, func(*state.Endpoint) bool { return true }) })
 	return errors.Join(append(errs, c.commit(ctx, cmd))...)
