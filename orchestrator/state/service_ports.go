@@ -167,6 +167,9 @@ func publishedPorts(s ServiceSpec, routes []HTTPRoute) []PortConfig {
 	return out
 }
 
+// dnsPort is the port of the agent's DNS server on every node.
+const dnsPort = 53
+
 // checkPublished refuses a spec (already validated, networks resolved)
 // whose published ports clash with another service's or with the
 // cluster's own port, or whose HTTP routes are taken. Two services may
@@ -187,6 +190,13 @@ func (w *writeTx) checkPublished(spec ServiceSpec) error {
 		p.add("--publish %s: the nodes reach published tasks over an xoverlay network: add --network NET", mine[0])
 	}
 	for _, port := range mine {
+		if port.Published == dnsPort {
+			// The published ports catch traffic to every local address of
+			// a node, the agent's DNS address included, which is where
+			// every container's queries go.
+			p.add("--publish %s: port 53 is the nodes' DNS server (xo agent, every container's resolver): choose another published port", port)
+			continue
+		}
 		if port.Protocol != ProtocolTCP {
 			continue
 		}

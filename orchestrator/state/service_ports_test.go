@@ -56,7 +56,7 @@ func TestHTTPRoutes(t *testing.T) {
 }
 
 func TestPublishedPortConflicts(t *testing.T) {
-	s, f := newService(t, withPorts("web", nil, PortConfig{Target: 8080, Published: 8080}, PortConfig{Target: 53, Published: 53, Protocol: ProtocolUDP}))
+	s, f := newService(t, withPorts("web", nil, PortConfig{Target: 8080, Published: 8080}, PortConfig{Target: 53, Published: 5353, Protocol: ProtocolUDP}))
 	mustApply(t, f, CreateService{Service: Service{ID: "s2", Spec: withPorts("api",
 		map[string]string{LabelHTTPHost: "app.example.com"}, PortConfig{Target: 8080, Published: 80, Mode: PublishHTTP})}})
 	mustApply(t, f, CreateService{Service: Service{ID: "s3", Spec: withPorts("hp", nil, PortConfig{Target: 80, Published: 9000, Mode: PublishHost})}})
@@ -70,7 +70,7 @@ func TestPublishedPortConflicts(t *testing.T) {
 		{"same port", withPorts("web2", nil, PortConfig{Target: 9090, Published: 8080}),
 			"--publish 8080:9090/tcp: port 8080/tcp is already published by service web (mode ingress): choose another published port"},
 		{"same port, other protocol", withPorts("web2", nil, PortConfig{Target: 9090, Published: 8080, Protocol: ProtocolUDP}), ""},
-		{"host against ingress", withPorts("web2", nil, PortConfig{Target: 9090, Published: 53, Protocol: ProtocolUDP, Mode: PublishHost}),
+		{"host against ingress", withPorts("web2", nil, PortConfig{Target: 9090, Published: 5353, Protocol: ProtocolUDP, Mode: PublishHost}),
 			"already published by service web (mode ingress)"},
 		{"host and host", withPorts("web2", nil, PortConfig{Target: 9090, Published: 9000, Mode: PublishHost}), ""},
 		{"http on an ingress port", withPorts("web2", nil, PortConfig{Target: 9090, Published: 8080, Mode: PublishHTTP}),
@@ -87,6 +87,8 @@ func TestPublishedPortConflicts(t *testing.T) {
 		{"ingress on the http port", withPorts("web2", nil, PortConfig{Target: 9090, Published: 80}),
 			"port 80/tcp is already published by service api (mode http)"},
 		{"cluster port", withPorts("web2", nil, PortConfig{Target: 9090, Published: 2378}), "is the cluster's own port"},
+		{"DNS port", withPorts("web2", nil, PortConfig{Target: 5353, Published: 53, Protocol: ProtocolUDP}), "port 53 is the nodes' DNS server"},
+		{"DNS port, mode host", withPorts("web2", nil, PortConfig{Target: 5353, Published: 53, Mode: PublishHost}), "port 53 is the nodes' DNS server"},
 		{"no network", func() ServiceSpec {
 			s := withPorts("web2", nil, PortConfig{Target: 9090, Published: 7000})
 			s.Networks = nil
