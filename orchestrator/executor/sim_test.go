@@ -373,7 +373,10 @@ func TestSimEngineEventsOverflow(t *testing.T) {
 	s.maxSubQ = 2
 	msgs, errs := s.Events(t.Context(), events.ListOptions{})
 	bg := context.Background()
-	for _, n := range []string{"a", "b", "c", "d"} { // create events, nobody reading
+	// Nobody reads while the containers are created: the subscription's
+	// goroutine holds at most one batch (up to maxSubQ events, blocked
+	// on the unbuffered channel), so 2*maxSubQ+1 events overflow it.
+	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
 		if _, err := s.ContainerCreate(bg, &container.Config{Image: "img"}, nil, nil, nil, n); err != nil {
 			t.Fatal(err)
 		}
