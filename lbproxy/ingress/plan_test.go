@@ -19,7 +19,7 @@ func TestComputeMeshAndHostPorts(t *testing.T) {
 	if p := c.plan("n1"); !p.Empty() || len(p.Networks) != 0 {
 		t.Fatalf("plan without services: %+v", p)
 	}
-	c.service(t, "web", nil, state.PortConfig{Target: 8080, Published: 80}, state.PortConfig{Target: 53, Published: 53, Protocol: "udp"})
+	c.service(t, "web", nil, state.PortConfig{Target: 8080, Published: 80}, state.PortConfig{Target: 53, Published: 5353, Protocol: "udp"})
 	c.service(t, "db", nil, state.PortConfig{Target: 5432, Published: 5432, Mode: state.PublishHost})
 	c.service(t, "quiet", nil, state.PortConfig{Target: 9000}) // declares a port, publishes none
 	c.task(t, "w1", "web", "n1", "10.1.0.11")
@@ -32,7 +32,7 @@ func TestComputeMeshAndHostPorts(t *testing.T) {
 		Networks: []Network{appnet},
 		Mesh: []MeshPort{
 			{Port: 80, Proto: l4.TCP, Service: "web", Network: "net", Backends: aps("10.1.0.11:8080", "10.1.0.12:8080")},
-			{Port: 53, Proto: l4.UDP, Service: "web", Network: "net", Backends: aps("10.1.0.11:53", "10.1.0.12:53")},
+			{Port: 5353, Proto: l4.UDP, Service: "web", Network: "net", Backends: aps("10.1.0.11:53", "10.1.0.12:53")},
 		},
 	}
 	if !reflect.DeepEqual(p, want) {

@@ -91,7 +91,7 @@ func TestComputeDrainsTasksNotMeantToRun(t *testing.T) {
 func TestComputeSkipsDNSRRAndKeepsKnownPorts(t *testing.T) {
 	c := newCluster(t)
 	spec := state.ServiceSpec{Name: "web", Image: "x", Networks: []state.NetworkAttachment{{Target: "appnet"}},
-		Ports: []state.PortConfig{{Target: 8080, Published: 80}, {Target: 53, Published: 53, Protocol: "udp"}, {Target: 8080, Published: 81}}}
+		Ports: []state.PortConfig{{Target: 8080, Published: 80}, {Target: 53, Published: 5353, Protocol: "udp"}, {Target: 8080, Published: 81}}}
 	c.apply(t, state.CreateService{Service: state.Service{ID: "s1", Spec: spec}})
 	rr := spec
 	rr.Name, rr.EndpointMode, rr.Ports = "rr", state.EndpointDNSRR, nil
