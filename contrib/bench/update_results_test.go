@@ -192,7 +192,8 @@ func updRan(nRounds int) string {
 		"task at once; naive: the containers removed and run again). The update's duration runs from the update "+
 		"command's start to the engines' event after which exactly 3 replica containers run, all started from the new "+
 		"image, none of the old ones (`docker events` on every engine; one clock); none of the images has a HEALTHCHECK, so "+
-		"a replica is ready when it runs, for all three systems. No health checks and no `--stop-grace-period`: the "+
+		"a replica counts as ready when it runs, for all three systems (xoverlay sends it requests only once the TCP "+
+		"ports its image exposes accept connections). No health checks and no `--stop-grace-period`: the "+
 		"demo app stops serving at SIGTERM, finishing the requests in flight. %d rounds, the five variants interleaved "+
 		"with the order rotating from round to round; medians of the per-round values.",
 		updReplicas, updImageV1, updImageV2, updDelay, updRate, updConns, updWarmup, updTail, updImageV2, updDelay, updMonitor, updDelay,
