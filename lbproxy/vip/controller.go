@@ -164,14 +164,16 @@ func (c *Controller) syncState(ctx context.Context, at time.Time, events []state
 	var changed map[string]bool
 	var nets map[string][]string
 	var idx uint64
+	var delta map[string]*netDelta // nil: patch nothing, apply
 	c.store.View(func(tx state.ReadTx) {
 		idx = tx.Index()
 		ok := false
 		if !full {
 			changed, ok = c.trk.update(tx, events)
+			delta = c.trk.delta
 		}
 		if !ok {
-			changed = c.trk.rebuild(tx)
+			changed, delta = c.trk.rebuild(tx), nil
 		}
 		nets = make(map[string][]string, len(c.ns))
 		for id, n := range c.ns {
@@ -183,6 +185,10 @@ func (c *Controller) syncState(ctx context.Context, at time.Time, events []state
 	for _, id := range sortedIDs(c.ns) {
 		n := c.ns[id]
 		if slices.Equal(nets[id], n.networks) && !n.failed && !touches(n.networks, changed) {
+			continue
+		}
+		if slices.Equal(nets[id], n.networks) && !n.failed && c.patch(ctx, n, delta) {
+			applied++
 			continue
 		}
 		n.networks = nets[id]
@@ -229,6 +235,34 @@ func (c *Controller) networksOf(tx state.ReadTx, eps []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// patcher is a plane that can change some services only (nft.Plane):
+// the work grows with the change, not with the number of services.
+type patcher interface {
+	Patch(ctx context.Context, upsert []l4.Service, remove []l4.Key) error
+}
+
+// patch gives a namespace the changes of its networks only, when its
+// plane can take them; false when it must apply the whole state.
+func (c *Controller) patch(ctx context.Context, n *namespace, delta map[string]*netDelta) bool {
+	p, ok := n.plane.(patcher)
+	if !ok || delta == nil {
+		return false
+	}
+	var upsert []l4.Service
+	var remove []l4.Key
+	for _, net := range n.networks {
+		if d := delta[net]; d != nil {
+			upsert = append(upsert, d.upsert...)
+			remove = append(remove, d.remove...)
+		}
+	}
+	if err := p.Patch(ctx, upsert, remove); err != nil {
+		c.log.Debug("patching a container's VIPs failed; applying them whole", "container", shortID(n.id), "err", err)
+		return false
+	}
+	return true
 }
 
 // apply gives a namespace the VIPs of its networks, opening its plane on

@@ -15,12 +15,20 @@ import (
 // lost watch rebuild everything, as does the periodic reconcile.
 type tracker struct {
 	table    Table
+	delta    map[string]*netDelta           // what the last update changed, by network
 	entries  map[bkey]l4.Service            // the entry of each (network, service) in table
 	eps      map[string]epRef               // endpoint ID -> what it contributes
 	byTask   map[string]map[string]struct{} // task ID -> its endpoints
 	svcs     map[string]svcRef              // service ID -> what its entries are made of
 	byName   map[string]string              // service name -> service ID
 	backends map[bkey]map[netip.Addr]int    // (network, service name) -> serving addresses
+}
+
+// netDelta is a network's entries that an update replaced or added
+// (upsert) and the VIPs whose entries went (remove).
+type netDelta struct {
+	upsert []l4.Service
+	remove []l4.Key
 }
 
 // bkey is one service on one network.
@@ -52,7 +60,7 @@ func newTracker() *tracker {
 // entries differ from before.
 func (t *tracker) rebuild(tx state.ReadTx) map[string]bool {
 	old := t.table
-	*t = *newTracker()
+	*t = *newTracker() // delta nil: everything changed
 	dirty := map[bkey]bool{}
 	for _, svc := range tx.Services() {
 		t.service(tx, svc.ID, dirty)
@@ -69,6 +77,7 @@ func (t *tracker) rebuild(tx state.ReadTx) map[string]bool {
 // changed. It reports false when an event needs a rebuild instead.
 func (t *tracker) update(tx state.ReadTx, events []state.Event) (map[string]bool, bool) {
 	dirty := map[bkey]bool{}
+	t.delta = map[string]*netDelta{}
 	for _, e := range events {
 		switch e.Kind {
 		case "endpoint":
@@ -201,6 +210,9 @@ func (t *tracker) refresh(dirty map[bkey]bool) map[string]bool {
 			t.remove(k.network, old.VIP)
 			delete(t.entries, k)
 			changed[k.network] = true
+			if d := t.netDelta(k.network); d != nil {
+				d.remove = append(d.remove, l4.Key{VIP: old.VIP, Proto: old.Proto, Port: old.Port})
+			}
 		}
 		if ok {
 			t.entries[k] = now
@@ -210,6 +222,9 @@ func (t *tracker) refresh(dirty map[bkey]bool) map[string]bool {
 	for _, k := range add {
 		t.insert(k.network, t.entries[k])
 		changed[k.network] = true
+		if d := t.netDelta(k.network); d != nil {
+			d.upsert = append(d.upsert, t.entries[k])
+		}
 	}
 	return changed
 }
@@ -227,6 +242,19 @@ func (t *tracker) entry(k bkey) (l4.Service, bool) {
 	}
 	slices.SortFunc(bs, netip.AddrPort.Compare)
 	return l4.Service{VIP: vip, Backends: bs, KnownPorts: ref.known}, true
+}
+
+// netDelta is network's part of the update under way; nil in a rebuild.
+func (t *tracker) netDelta(network string) *netDelta {
+	if t.delta == nil {
+		return nil
+	}
+	d := t.delta[network]
+	if d == nil {
+		d = &netDelta{}
+		t.delta[network] = d
+	}
+	return d
 }
 
 func (t *tracker) remove(network string, vip netip.Addr) {

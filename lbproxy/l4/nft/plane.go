@@ -144,20 +144,11 @@ func (p *Plane) incremental(fronts l4.Frontends, snat []l4.SNAT) (*udpFlows, err
 	if len(deltas) == 0 && !snatChanged {
 		return nil, nil
 	}
+	if err := p.program(deltas); err != nil {
+		return nil, err
+	}
 	var flows *udpFlows // made only when UDP backends go: it reads every frontend
 	for _, d := range deltas {
-		var err error
-		switch d.Op {
-		case l4.OpAdd:
-			err = p.obj.addFrontend(d.Key, d.Backends)
-		case l4.OpUpdate:
-			err = p.obj.updateFrontend(d.Key, d.Backends)
-		case l4.OpRemove:
-			err = p.obj.removeFrontend(d.Key)
-		}
-		if err != nil {
-			return nil, p.abort(fmt.Errorf("nft: %s %s: %w", d.Op, d.Key, err))
-		}
 		if d.Key.CarriesUDP() && len(d.Gone) > 0 {
 			if flows == nil {
 				flows = newUDPFlows(p.applied, fronts)
@@ -175,6 +166,25 @@ func (p *Plane) incremental(fronts l4.Frontends, snat []l4.SNAT) (*udpFlows, err
 	p.applied, p.snat = fronts, snat
 	p.log.Debug("applied", "changes", len(deltas), "frontends", len(fronts))
 	return flows, nil
+}
+
+// program queues the deltas' changes of frontends in the batch.
+func (p *Plane) program(deltas []l4.Delta) error {
+	for _, d := range deltas {
+		var err error
+		switch d.Op {
+		case l4.OpAdd:
+			err = p.obj.addFrontend(d.Key, d.Backends)
+		case l4.OpUpdate:
+			err = p.obj.updateFrontend(d.Key, d.Backends)
+		case l4.OpRemove:
+			err = p.obj.removeFrontend(d.Key)
+		}
+		if err != nil {
+			return p.abort(fmt.Errorf("nft: %s %s: %w", d.Op, d.Key, err))
+		}
+	}
+	return nil
 }
 
 // fullSync replaces the table with fronts in one transaction. The UDP
