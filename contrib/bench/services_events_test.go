@@ -7,6 +7,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -28,6 +29,8 @@ type ctrEvent struct {
 	Name    string // container name
 	Service string // label xo.service
 	Task    string // label xo.task ("" for a container no executor made)
+	Image   string
+	Labels  map[string]string // the container's labels (and name, image, exitCode)
 	At      time.Time
 }
 
@@ -50,7 +53,7 @@ func parseCtrEvent(host int, line string) (ctrEvent, error) {
 	}
 	a := m.Actor.Attributes
 	return ctrEvent{Host: host, Action: m.Action, ID: m.Actor.ID, Name: a["name"], Service: a["xo.service"],
-		Task: a["xo.task"], At: time.Unix(0, m.TimeNano)}, nil
+		Task: a["xo.task"], Image: a["image"], Labels: a, At: time.Unix(0, m.TimeNano)}, nil
 }
 
 // byTime returns the events sorted by time (stable: an engine's own order
@@ -120,8 +123,9 @@ func TestParseCtrEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ctrEvent{Host: 2, Action: actHealthy, ID: "abc123", Name: "webhc.2.t2", Service: "webhc", Task: "t2",
+		Image: "xo-demo:hc", Labels: map[string]string{"image": "xo-demo:hc", "name": "webhc.2.t2", "xo.service": "webhc", "xo.task": "t2"},
 		At: time.Unix(0, 1700000000123456789)}
-	if e != want {
+	if !reflect.DeepEqual(e, want) {
 		t.Fatalf("got %+v, want %+v", e, want)
 	}
 	for _, bad := range []string{

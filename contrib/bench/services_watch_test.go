@@ -5,6 +5,7 @@ package bench
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -47,19 +48,7 @@ func watchEngines(t *testing.T, c *harness.Cluster) *engineEvents {
 // no event after this call is lost even before the stream is attached).
 func (w *engineEvents) follow(t *testing.T, i int) {
 	t.Helper()
-	now := time.Now()
-	cmd := exec.Command("docker", "-H", w.c.DockerHost(i), "events",
-		"--since", fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
-		"--filter", "type=container", "--filter", "label=xo.service", "--format", "{{json .}}")
-	cmd.Env = dockerlessEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("docker events on h%d: %v", i, err)
-	}
+	cmd, out := dockerEvents(t, w.c, i, "type=container", "label=xo.service")
 	w.pmu.Lock()
 	if old := w.procs[i]; old != nil {
 		_ = syscall.Kill(-old.Process.Pid, syscall.SIGKILL) // its reader reaps it
@@ -121,4 +110,28 @@ func (w *engineEvents) await(timeout time.Duration, what string, found func([]ct
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// dockerEvents starts `docker events` of host i's engine as JSON lines,
+// from now on (--since now: no event after this call is lost, even
+// before the stream is attached), with the given filters, in its own
+// process group (the caller kills it with -pid, its reader reaps it).
+func dockerEvents(t *testing.T, c *harness.Cluster, i int, filters ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	now := time.Now()
+	args := []string{"-H", c.DockerHost(i), "events", "--since", fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())}
+	for _, f := range filters {
+		args = append(args, "--filter", f)
+	}
+	cmd := exec.Command("docker", append(args, "--format", "{{json .}}")...)
+	cmd.Env = dockerlessEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("docker events on h%d: %v", i, err)
+	}
+	return cmd, out
 }

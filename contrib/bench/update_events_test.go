@@ -32,26 +32,13 @@ func watchUpdEvents(t *testing.T, c *harness.Cluster) *updEvents {
 	t.Helper()
 	w := &updEvents{}
 	t.Cleanup(w.stop)
-	now := time.Now()
 	for i := 1; i <= c.N; i++ {
-		cmd := exec.Command("docker", "-H", c.DockerHost(i), "events",
-			"--since", fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
-			"--filter", "type=container", "--filter", "event=start", "--filter", "event=die",
-			"--format", "{{json .}}")
-		cmd.Env = dockerlessEnv()
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("docker events on h%d: %v", i, err)
-		}
+		cmd, out := dockerEvents(t, c, i, "type=container", "event=start", "event=die")
 		w.procs = append(w.procs, cmd)
 		w.wg.Go(func() {
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				e, err := parseUpdEvent(i, sc.Text())
+				e, err := parseCtrEvent(i, sc.Text())
 				w.mu.Lock()
 				if err != nil {
 					w.bad = append(w.bad, err.Error())

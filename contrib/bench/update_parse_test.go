@@ -49,7 +49,7 @@ func TestParseUpdEvent(t *testing.T) {
 	line := `{"status":"start","id":"abc","from":"xo-demo:v2","Type":"container","Action":"start",` +
 		`"Actor":{"ID":"abc","Attributes":{"image":"xo-demo:v2","name":"web.1","xo.service":"web"}},` +
 		`"scope":"local","time":1700000000,"timeNano":1700000000123456789}`
-	e, err := parseUpdEvent(2, line)
+	e, err := parseCtrEvent(2, line)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +59,8 @@ func TestParseUpdEvent(t *testing.T) {
 	}
 	for _, bad := range []string{"{", `{"Type":"network","Action":"create","Actor":{"ID":"n"},"timeNano":1}`,
 		`{"Type":"container","Action":"start","Actor":{"ID":"x"}}`} {
-		if _, err := parseUpdEvent(1, bad); err == nil {
-			t.Errorf("parseUpdEvent(%q): want an error", bad)
+		if _, err := parseCtrEvent(1, bad); err == nil {
+			t.Errorf("parseCtrEvent(%q): want an error", bad)
 		}
 	}
 }

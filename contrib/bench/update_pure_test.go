@@ -7,7 +7,6 @@ package bench
 import (
 	"github.com/xoverlay/xoverlay/contrib/probe/loadreport"
 
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,35 +60,7 @@ func addErrors(dst, src map[string]int64) {
 }
 
 // updEvent is one container start or die event of one engine.
-type updEvent struct {
-	Host   int
-	Action string // "start" or "die"
-	ID     string
-	Image  string
-	Labels map[string]string // the container's labels (and name, image, exitCode)
-	At     time.Time
-}
-
-// parseUpdEvent reads one line of `docker events --format '{{json .}}'`.
-func parseUpdEvent(host int, line string) (updEvent, error) {
-	var m struct {
-		Type   string `json:"Type"`
-		Action string `json:"Action"`
-		Actor  struct {
-			ID         string            `json:"ID"`
-			Attributes map[string]string `json:"Attributes"`
-		} `json:"Actor"`
-		TimeNano int64 `json:"timeNano"`
-	}
-	if err := json.Unmarshal([]byte(line), &m); err != nil {
-		return updEvent{}, fmt.Errorf("h%d: docker events line %.200q: %w", host, line, err)
-	}
-	if m.Type != "container" || m.Action == "" || m.Actor.ID == "" || m.TimeNano <= 0 {
-		return updEvent{}, fmt.Errorf("h%d: docker events line %.200q: not a container event with an action, an ID and a time", host, line)
-	}
-	return updEvent{Host: host, Action: m.Action, ID: m.Actor.ID, Image: m.Actor.Attributes["image"],
-		Labels: m.Actor.Attributes, At: time.Unix(0, m.TimeNano)}, nil
-}
+type updEvent = ctrEvent
 
 // updSel selects the replica containers of one system: on one of its
 // hosts, with its label.

@@ -58,8 +58,7 @@ type Controller struct {
 	log    *slog.Logger
 	m      *Metrics
 
-	table Table
-	trk   *tracker              // keeps table up with the commits
+	trk   *tracker              // the VIP table, kept up with the commits
 	batch []state.Event         // reused by Run for each burst
 	ns    map[string]*namespace // container ID -> what it has
 }
@@ -83,7 +82,7 @@ func New(store Store, engine Engine, opt Options) *Controller {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{store: store, engine: engine, opt: opt, log: opt.Log, m: opt.Metrics,
-		table: Table{}, trk: newTracker(), ns: map[string]*namespace{}}
+		trk: newTracker(), ns: map[string]*namespace{}}
 }
 
 // Run follows the state and the engine until ctx ends, then closes every
@@ -180,7 +179,6 @@ func (c *Controller) syncState(ctx context.Context, at time.Time, events []state
 			nets[id] = c.networksOf(tx, n.eps)
 		}
 	})
-	c.table = c.trk.table
 	applied := 0
 	for _, id := range sortedIDs(c.ns) {
 		n := c.ns[id]
@@ -284,7 +282,7 @@ func (c *Controller) apply(ctx context.Context, n *namespace) {
 		n.plane = p
 		c.m.namespaces(len(c.planes()))
 	}
-	if err := n.plane.Apply(ctx, c.table.Desired(n.networks)); err != nil {
+	if err := n.plane.Apply(ctx, c.trk.table.Desired(n.networks)); err != nil {
 		n.failed = true
 		c.m.fail("apply")
 		c.log.Warn("applying VIPs in a container failed (retried every reconcile interval)",

@@ -2,7 +2,6 @@ package vip
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 
 	"github.com/xoverlay/xoverlay/lbproxy/l4"
@@ -12,43 +11,6 @@ import (
 // Table is the VIPs of every network: network ID to its address-only
 // virtual services, ordered by VIP, each with its backends in order.
 type Table map[string][]l4.Service
-
-// Compute builds the table from one view of the state.
-func Compute(tx state.ReadTx) Table {
-	type key struct{ network, service string }
-	backends := map[key][]netip.AddrPort{}
-	tx.EachEndpoint(func(ep *state.Endpoint) bool {
-		if ep.Service == "" || !serving(tx, ep) {
-			return true
-		}
-		if ip, err := netip.ParseAddr(ep.IP); err == nil && ip.Is4() {
-			k := key{ep.NetworkID, ep.Service}
-			backends[k] = append(backends[k], netip.AddrPortFrom(ip, 0))
-		}
-		return true
-	})
-	t := Table{}
-	for _, svc := range tx.Services() {
-		if svc.Spec.EndpointMode == state.EndpointDNSRR {
-			continue
-		}
-		known := knownPorts(svc.Spec.Ports)
-		for netID, v := range svc.VIPs {
-			vip, err := netip.ParseAddr(v)
-			if err != nil || !vip.Is4() {
-				continue
-			}
-			bs := backends[key{netID, svc.Name}]
-			slices.SortFunc(bs, netip.AddrPort.Compare)
-			bs = slices.Compact(bs)
-			t[netID] = append(t[netID], l4.Service{VIP: vip, Backends: bs, KnownPorts: known})
-		}
-	}
-	for _, ss := range t {
-		slices.SortFunc(ss, func(a, b l4.Service) int { return a.VIP.Compare(b.VIP) })
-	}
-	return t
-}
 
 // serving says whether an endpoint takes new connections: discovery's
 // definition (tx.InService), and its task, if it runs one, still meant

@@ -24,8 +24,10 @@
 // Containers are followed through the engine's events (start, die,
 // network connect and disconnect) and a periodic list; the state through
 // the replica's commit feed. After each burst of commits the controller
-// recomputes the VIP table (Compute) and applies it to the namespaces of
-// the networks whose VIPs or backends changed; the data plane changes
-// only the frontends that differ. Every --reconcile-interval the engine
-// is listed again and every namespace is reconciled against the kernel.
+// updates the VIP table from the commits' events only (tracker: the cost
+// of the change, not of the number of services) and hands the changed
+// entries to the namespaces of their networks: a plane that takes
+// changes (nftables: Patch) writes only those frontends, the others get
+// the whole table. Every --reconcile-interval the table is rebuilt, the
+// engine listed again and every namespace reconciled against the kernel.
 package vip
