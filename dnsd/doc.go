@@ -39,6 +39,12 @@
 //	TASK.SERVICE    that task's endpoints
 //	reverse names   of endpoint addresses (and VIPs): "NAME.NETWORK."
 //
+// Server.UpdateServices changes only listed services (created, changed,
+// renamed, removed) and gives the answers Update would for the snapshot so
+// changed: the new index shares all but the few small shards of the
+// services, zone and PTR maps the change writes, so its cost does not
+// grow with the number of services.
+//
 // Container names come before service names. Several addresses make
 // several records, rotated by a random offset per query. A name with
 // addresses but none of the asked type gets NODATA; ANY gets the

@@ -10,22 +10,29 @@ import (
 // index is the immutable record source built from one Snapshot. Every
 // name is lower-case and without a trailing dot; networks are referred to
 // by their position in nets, so a scope is a short sorted list of ints.
-// Queries only read maps; nothing is changed after buildIndex.
+// Queries only read maps; nothing is changed once the index is published
+// (withServices derives a new index from it, copying what it changes).
 type index struct {
 	nets      []netInfo
 	netByName map[string]int32 // network name -> position
+	netByID   map[string]int32 // network ID -> position
 	// names maps container names, network aliases and 12-character short
 	// container IDs to the in-service endpoints carrying them.
 	names map[string][]rec
 	// services maps service names (listed or implicit) to their records.
-	services map[string]*svcRecs
+	services shardMap[string, *svcRecs]
 	// tasks maps "task.service" to that task's in-service endpoints.
 	tasks map[string][]rec
 	// zone holds network and service names: a query name ending in one
 	// of them is a cluster name even if nothing answers it.
-	zone map[string]struct{}
+	zone shardMap[string, struct{}]
 	// ptr maps in-service endpoint IPs (and VIPs) to their PTR target.
-	ptr map[netip.Addr]ptrRec
+	ptr shardMap[netip.Addr, ptrRec]
+	// contested holds the addresses more than one record wanted the PTR
+	// of (a VIP that is also an endpoint's address on another network):
+	// which one won depends on the order of the whole snapshot, so a
+	// service change touching one of them is not made in place.
+	contested map[netip.Addr]struct{}
 	// scopes maps every endpoint IP, in service or not, to the networks
 	// its container is on: what a query from that IP may see.
 	scopes  map[netip.Addr]scope
@@ -85,14 +92,16 @@ const shortIDLen = 12
 func buildIndex(snap Snapshot) *index {
 	ix := &index{
 		netByName: make(map[string]int32, len(snap.Networks)),
+		netByID:   make(map[string]int32, len(snap.Networks)),
 		names:     make(map[string][]rec, 2*len(snap.Endpoints)),
-		services:  make(map[string]*svcRecs, len(snap.Services)),
 		tasks:     make(map[string][]rec),
-		zone:      make(map[string]struct{}, len(snap.Networks)+len(snap.Services)),
-		ptr:       make(map[netip.Addr]ptrRec, len(snap.Endpoints)),
 		scopes:    make(map[netip.Addr]scope, len(snap.Endpoints)),
 	}
-	netByID := make(map[string]int32, len(snap.Networks))
+	netByID := ix.netByID
+	// Sized for what they will hold, about.
+	ix.services = newShardMap[string, *svcRecs](len(snap.Services))
+	ix.zone = newShardMap[string, struct{}](len(snap.Networks) + len(snap.Services))
+	ix.ptr = newShardMap[netip.Addr, ptrRec](len(snap.Endpoints) + len(snap.Services))
 	for _, n := range snap.Networks {
 		if _, dup := netByID[n.ID]; dup || n.ID == "" {
 			continue
@@ -105,7 +114,7 @@ func buildIndex(snap Snapshot) *index {
 			if _, dup := ix.netByName[name]; !dup {
 				ix.netByName[name] = i
 			}
-			ix.zone[name] = struct{}{}
+			ix.zone.own(strHash(name))[name] = struct{}{}
 		}
 		if n.Subnet.IsValid() {
 			ix.subnets = append(ix.subnets, n.Subnet.Masked())
@@ -113,13 +122,27 @@ func buildIndex(snap Snapshot) *index {
 	}
 
 	svc := func(name string) *svcRecs {
-		s := ix.services[name]
+		h := strHash(name)
+		sh := ix.services.own(h)
+		s := sh[name]
 		if s == nil {
 			s = &svcRecs{}
-			ix.services[name] = s
-			ix.zone[name] = struct{}{}
+			sh[name] = s
+			ix.zone.own(h)[name] = struct{}{}
 		}
 		return s
+	}
+	// The first claim of an address is its PTR: VIPs, then endpoints.
+	claim := func(ip netip.Addr, p ptrRec) {
+		sh := ix.ptr.own(addrHash(ip))
+		if _, dup := sh[ip]; dup {
+			if ix.contested == nil {
+				ix.contested = make(map[netip.Addr]struct{})
+			}
+			ix.contested[ip] = struct{}{}
+			return
+		}
+		sh[ip] = p
 	}
 	for _, s := range snap.Services {
 		name := normName(s.Name)
@@ -134,9 +157,7 @@ func buildIndex(snap Snapshot) *index {
 			if n, ok := netByID[netID]; ok && vip.IsValid() {
 				vip = vip.Unmap()
 				r.vips = append(r.vips, rec{n, vip})
-				if _, dup := ix.ptr[vip]; !dup {
-					ix.ptr[vip] = ptrRec{n, name + "." + ix.nets[n].name + "."}
-				}
+				claim(vip, ptrRec{n, name + "." + ix.nets[n].name + "."})
 			}
 		}
 	}
@@ -177,9 +198,7 @@ func buildIndex(snap Snapshot) *index {
 			}
 		}
 		if first != "" {
-			if _, dup := ix.ptr[ip]; !dup {
-				ix.ptr[ip] = ptrRec{n, first + "." + ix.nets[n].name + "."}
-			}
+			claim(ip, ptrRec{n, first + "." + ix.nets[n].name + "."})
 		}
 		if s := normName(e.Service); s != "" {
 			sr := svc(s)
@@ -204,11 +223,31 @@ func buildIndex(snap Snapshot) *index {
 	for k, v := range ix.tasks {
 		ix.tasks[k] = sortRecs(v)
 	}
-	for _, s := range ix.services {
+	for _, s := range ix.services.all {
 		s.vips = sortRecs(s.vips)
 		s.members = sortRecs(s.members)
 	}
+	ix.services.count()
+	ix.zone.count()
+	ix.ptr.count()
 	return ix
+}
+
+// service is the records of a service name, nil if none.
+func (ix *index) service(name string) *svcRecs {
+	return ix.services.shard(strHash(name))[name]
+}
+
+// inZone tells whether name is a network or service name.
+func (ix *index) inZone(name string) bool {
+	_, ok := ix.zone.shard(strHash(name))[name]
+	return ok
+}
+
+// ptrOf is the PTR record of ip.
+func (ix *index) ptrOf(ip netip.Addr) (ptrRec, bool) {
+	p, ok := ix.ptr.shard(addrHash(ip))[ip]
+	return p, ok
 }
 
 // sortRecs orders records by network and address and drops duplicates
@@ -237,5 +276,5 @@ func shortID(id string) string {
 
 // size is the number of names the index answers.
 func (ix *index) size() int {
-	return len(ix.names) + len(ix.services) + len(ix.tasks) + len(ix.ptr)
+	return len(ix.names) + ix.services.n + len(ix.tasks) + ix.ptr.n
 }

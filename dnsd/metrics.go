@@ -42,6 +42,7 @@ type metrics struct {
 	cacheEntries prometheus.Gauge
 	records      prometheus.Gauge
 	updates      prometheus.Counter
+	incremental  prometheus.Counter
 	ratelimited  prometheus.Counter
 	panics       prometheus.Counter
 	malformed    prometheus.Counter
@@ -68,7 +69,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		cacheMisses:  prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_cache_misses_total", Help: "Forwarded names not in the cache."}),
 		cacheEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "xo_dns_cache_entries", Help: "Answers in the forward cache."}),
 		records:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "xo_dns_records", Help: "Names served by the current cluster index."}),
-		updates:      prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_index_updates_total", Help: "Cluster snapshots loaded."}),
+		updates:      prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_index_updates_total", Help: "Index updates: cluster snapshots loaded and service changes applied."}),
+		incremental:  prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_index_incremental_updates_total", Help: "Index updates made in place from changed services; the rest of xo_dns_index_updates_total are full rebuilds."}),
 		ratelimited:  prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_ratelimited_total", Help: "Queries refused by the per-client rate limit."}),
 		panics:       prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL)."}),
 		malformed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "xo_dns_malformed_total", Help: "Packets that could not be parsed as DNS messages."}),
@@ -88,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{queries, duration, forwarded, m.cacheHits, m.cacheMisses,
-		m.cacheEntries, m.records, m.updates, m.ratelimited, m.panics, m.malformed} {
+		m.cacheEntries, m.records, m.updates, m.incremental, m.ratelimited, m.panics, m.malformed} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -31,7 +31,7 @@ func (ix *index) IsCluster(name string) bool {
 		return true
 	}
 	for i := strings.IndexByte(name, '.'); i >= 0; {
-		if _, ok := ix.zone[name[i+1:]]; ok {
+		if ix.inZone(name[i+1:]) {
 			return true
 		}
 		j := strings.IndexByte(name[i+1:], '.')
@@ -86,14 +86,14 @@ func (ix *index) resolveIn(name string, sc scope, only int32, dst []netip.Addr) 
 	if dst = appendVisible(dst, ix.names[name], sc, only); len(dst) > n {
 		return dst
 	}
-	if s := ix.services[name]; s != nil {
+	if s := ix.service(name); s != nil {
 		if len(s.vips) > 0 {
 			return appendVisible(dst, s.vips, sc, only)
 		}
 		return appendVisible(dst, s.members, sc, only)
 	}
 	if rest, ok := strings.CutPrefix(name, "tasks."); ok {
-		if s := ix.services[rest]; s != nil {
+		if s := ix.service(rest); s != nil {
 			if dst = appendVisible(dst, s.members, sc, only); len(dst) > n {
 				return dst
 			}
@@ -114,7 +114,7 @@ func appendVisible(dst []netip.Addr, rs []rec, sc scope, only int32) []netip.Add
 // ResolveIP returns the PTR target of ip ("name.network.") if its
 // network is visible in sc.
 func (ix *index) ResolveIP(ip netip.Addr, sc scope) (string, bool) {
-	p, ok := ix.ptr[ip]
+	p, ok := ix.ptrOf(ip)
 	if !ok || !sc.has(p.net) {
 		return "", false
 	}

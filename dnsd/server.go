@@ -104,6 +104,32 @@ func (s *Server) Update(snap Snapshot) {
 	s.m.updates.Inc()
 }
 
+// UpdateServices changes the listed services of the records answered:
+// each name in removed is dropped, then each of changed replaces the
+// listed services of its name or is added (a renamed service is its old
+// name in removed and itself in changed). The answers are those Update
+// would give for the last snapshot so changed; endpoints and networks
+// stay as they were. The cost follows the number of services changed,
+// not the size of the records, and the index is swapped atomically as
+// in Update.
+//
+// It reports false, and changes nothing, when the change cannot be made
+// in place (a VIP sharing its address with another record): the caller
+// then gives the whole snapshot to Update.
+func (s *Server) UpdateServices(changed []Service, removed []string) bool {
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	ix, ok := s.idx.Load().withServices(changed, removed)
+	if !ok {
+		return false
+	}
+	s.idx.Store(ix)
+	s.m.records.Set(float64(ix.size()))
+	s.m.updates.Inc()
+	s.m.incremental.Inc()
+	return true
+}
+
 // Addr is the bound UDP address (TCP listens on the same), "" before
 // Start.
 func (s *Server) Addr() string {

@@ -15,7 +15,11 @@ import (
 )
 
 const (
-	bareAddr       = "127.0.0.1"
+	// The bare responders and dnsmasq listen on dnsd's own address, on
+	// ports of their own, so that every server's packets take the same
+	// path through h1's kernel (the same device, routes and netfilter
+	// hooks): the systems differ only in the process answering.
+	bareAddr       = dnsAddr
 	barePort       = 5300 // on dnsd's UDP server: the limit
 	bareMiekgPort  = 5302 // on miekg/dns's dns.Server, for reference
 	bareAnswer     = "192.0.2.1"
@@ -122,6 +126,8 @@ func (b *dnsBench) direct(t *testing.T, res *Result) string {
 	)
 	res.Notes = append(res.Notes, fmt.Sprintf("Direct: dnsperf, dnsd, the bare responder and dnsmasq all run in h1's network "+
 		"namespace and share the machine's 2 CPUs, so a server's rate is also bounded by the CPU dnsperf leaves it. "+
+		"All of them listen on dnsd's address (%s), each on its own port, so that their packets take the same path "+
+		"through the kernel. "+
 		"The bare responder (contrib/bench/dnsbare) is a miekg/dns handler that writes one fixed A record, served over "+
 		"UDP by the same server as dnsd's (dnsd.UDPServer: GOMAXPROCS goroutines reading batches with recvmmsg and "+
 		"answering with sendmmsg), so dnsd and the limit differ only in the handler; the same responder on "+
@@ -134,7 +140,7 @@ func (b *dnsBench) direct(t *testing.T, res *Result) string {
 		"those equal-load runs (/proc/PID/stat) and count the serving process only (for dnsd the whole agent, which "+
 		"also runs raft and the engine watcher); the CPU per answer of a server depends on the rate (at lower rates "+
 		"fewer packets share one wake-up), so compare it only between systems at the same rate. %s",
-		dnsmasqVersion(), dnsDomain, lostNote(systems, figs)))
+		dnsAddr, dnsmasqVersion(), dnsDomain, lostNote(systems, figs)))
 	return fmt.Sprintf("**Direct**: from h1's namespace, dnsd on %s:53, the bare responder on dnsd's UDP server (the "+
 		"limit) on %s, dnsmasq on %s and, for reference, the bare responder on miekg/dns's dns.Server on %s, with one "+
 		"query file of A queries, a third each: names that exist (appNN and "+

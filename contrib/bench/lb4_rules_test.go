@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/google/nftables"
 
 	"github.com/xoverlay/xoverlay/contrib/e2e/harness"
 	"github.com/xoverlay/xoverlay/orchestrator/api"
@@ -146,69 +143,6 @@ func lb4Change(t *testing.T, cli *api.Client, w *lb4Watcher, name string) (added
 	}
 	removed = w.until(t, vip, false, start)
 	return added, removed
-}
-
-// lb4Watcher reads the VIP map of the client's namespace.
-type lb4Watcher struct {
-	conn *nftables.Conn
-	ns   *os.File
-}
-
-func lb4Watch(t *testing.T, pid string) *lb4Watcher {
-	t.Helper()
-	f, err := os.Open("/proc/" + pid + "/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	w := &lb4Watcher{conn: conn, ns: f}
-	t.Cleanup(func() {
-		conn.CloseLasting()
-		f.Close()
-	})
-	return w
-}
-
-// vips returns the addresses of the address-only VIP map (table xo-lb,
-// map vipaddrs: see lbproxy/l4/nft).
-func (w *lb4Watcher) vips() (map[netip.Addr]bool, error) {
-	table := &nftables.Table{Name: "xo-lb", Family: nftables.TableFamilyIPv4}
-	set, err := w.conn.GetSetByName(table, "vipaddrs")
-	if err != nil {
-		return nil, fmt.Errorf("map vipaddrs in the client's namespace: %w", err)
-	}
-	elems, err := w.conn.GetSetElements(set)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[netip.Addr]bool, len(elems))
-	for _, e := range elems {
-		if a, ok := netip.AddrFromSlice(e.Key); ok {
-			out[a] = true
-		}
-	}
-	return out, nil
-}
-
-// until polls every millisecond until vip is (or is not) in the map and
-// returns the time since start.
-func (w *lb4Watcher) until(t *testing.T, vip netip.Addr, present bool, start time.Time) time.Duration {
-	t.Helper()
-	deadline := start.Add(30 * time.Second)
-	for {
-		got, err := w.vips()
-		if err == nil && got[vip] == present {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("VIP %s present=%v not seen within 30s (last error %v)", vip, present, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // lb4Histograms reads the agent's load-balancing histograms on h3.

@@ -78,6 +78,7 @@ type Controller struct {
 	applied func(index uint64) // see OnApplied
 
 	plan      Plan
+	interest  interest // what plan depends on (see passOver)
 	problems  map[string]bool
 	dirty     bool              // something failed or changed outside the state: the next sync does everything
 	failing   map[string]string // operation -> its last failure, logged once
@@ -127,13 +128,16 @@ func (c *Controller) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-commits:
+		case e, ok := <-commits:
 			at := time.Now()
 			if !ok { // the store dropped the watch: watch again
 				commits, stopWatch = c.store.Watch()
 				c.dirty = true
 			}
-			drain(commits)
+			evs := append(collect(commits), e)
+			if ok && c.passOver(evs) {
+				continue
+			}
 			c.sync(ctx, at, false)
 		case <-sub.msgs:
 			drain(sub.msgs)
@@ -180,6 +184,42 @@ func (c *Controller) subscribe(ctx context.Context) subscription {
 	return subscription{msgs: msgs, errs: errs, cancel: cancel}
 }
 
+// collect takes the events already queued on ch.
+func collect(ch <-chan state.Event) []state.Event {
+	var evs []state.Event
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, e)
+		default:
+			return evs
+		}
+	}
+}
+
+// passOver tells whether the burst evs leaves the plan as it is (and
+// then reports the state applied): nothing pending, nothing failed, and
+// no commit about what the plan depends on.
+func (c *Controller) passOver(evs []state.Event) bool {
+	if c.dirty || c.sbStale || c.interest.services == nil {
+		return false
+	}
+	var idx uint64
+	affects := false
+	c.store.View(func(tx state.ReadTx) { idx, affects = tx.Index(), c.interest.affects(tx, evs) })
+	if affects {
+		return false
+	}
+	c.m.passedOver()
+	if c.applied != nil {
+		c.applied(idx)
+	}
+	return true
+}
+
 func drain[T any](ch <-chan T) {
 	for {
 		select {
@@ -199,7 +239,10 @@ func drain[T any](ch <-chan T) {
 func (c *Controller) sync(ctx context.Context, at time.Time, full bool) {
 	var plan Plan
 	var idx uint64
-	c.store.View(func(tx state.ReadTx) { idx, plan = tx.Index(), Compute(tx, c.node) })
+	var in interest
+	c.store.View(func(tx state.ReadTx) { idx, plan, in = tx.Index(), Compute(tx, c.node), interestOf(tx) })
+	c.interest = in
+	c.m.computed()
 	defer func() {
 		if c.applied != nil && !c.dirty { // dirty: something failed, the next sync retries
 			c.applied(idx)

@@ -16,6 +16,7 @@ type metrics struct {
 	ports  *prometheus.GaugeVec
 	sync   prometheus.Histogram
 	errors *prometheus.CounterVec
+	bursts *prometheus.CounterVec
 }
 
 // Operations counted by xo_lb_mesh_errors_total.
@@ -34,9 +35,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xo_lb_mesh_errors_total",
 			Help: "Failures serving published ports, by operation (sandbox: the ingress container, host, ingress: the data planes, firewall, http, events, reconcile)."},
 			[]string{"op"}),
+		bursts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xo_lb_mesh_commit_bursts_total",
+			Help: "Bursts of commits the controller followed, by outcome (computed: the plan was recomputed; passed_over: " +
+				"no commit concerned a published port or its backends, so nothing was computed)."}, []string{"outcome"}),
 	}
 	for _, op := range errorOps {
 		m.errors.WithLabelValues(op)
+	}
+	for _, o := range []string{"computed", "passed_over"} {
+		m.bursts.WithLabelValues(o)
 	}
 	for _, mode := range portModes {
 		m.ports.WithLabelValues(mode)
@@ -44,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.ports, m.sync, m.errors} {
+	for _, c := range []prometheus.Collector{m.ports, m.sync, m.errors, m.bursts} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -59,6 +66,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 func (m *metrics) fail(op string) {
 	if m != nil {
 		m.errors.WithLabelValues(op).Inc()
+	}
+}
+
+func (m *metrics) passedOver() {
+	if m != nil {
+		m.bursts.WithLabelValues("passed_over").Inc()
+	}
+}
+
+func (m *metrics) computed() {
+	if m != nil {
+		m.bursts.WithLabelValues("computed").Inc()
 	}
 }
 

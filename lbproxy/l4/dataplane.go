@@ -19,6 +19,13 @@ const (
 // altered rules, stale entries) and returns how many things it fixed.
 // Close releases the plane's handles and goroutines; see each plane for
 // what stays in the kernel. A DataPlane is safe for concurrent use.
+//
+// Every plane here also takes Patch(ctx, upsert []Service, remove
+// []Key): after a first Apply, it replaces the VIP services of upsert and
+// removes those of remove (a key in both stays), reading and writing only
+// those, so that the work grows with the change and not with the number
+// of services; before the first Apply it returns ErrNeedApply. Consumers
+// that use it declare the small interface themselves (lbproxy/vip).
 type DataPlane interface {
 	Name() string
 	Apply(ctx context.Context, d Desired) error

@@ -20,13 +20,33 @@ type externals struct {
 	// bad holds the labels the FSM refused as service names: they are
 	// not proposed again while this node leads.
 	bad map[string]bool
+
+	// What the last look found, for the partial passes that do not look
+	// again (nothing they could see changed, see scope): ids are the
+	// external services, members those that had endpoints (their grace
+	// starts anew at every pass), containers the labelled containers
+	// (whether a task runs one decides whether it is hand-run), wake
+	// when the next grace ends, acted whether it proposed anything (the
+	// next pass looks again).
+	ids        map[string]bool
+	members    []string
+	containers map[string]bool
+	wake       time.Time
+	acted      bool
+}
+
+func newExternals() externals {
+	return externals{seen: map[string]time.Time{}, bad: map[string]bool{}}
 }
 
 // externalPlan is what one look at the endpoints decided.
 type externalPlan struct {
-	create []string         // names of the services to create
-	remove []*state.Service // external services without endpoints past their grace
-	wake   time.Time        // when the next grace ends
+	create     []string         // names of the services to create
+	remove     []*state.Service // external services without endpoints past their grace
+	wake       time.Time        // when the next grace ends
+	ids        map[string]bool  // the external services
+	members    []string         // IDs of the external services with endpoints
+	containers map[string]bool  // IDs of the labelled containers that record no task
 }
 
 // planExternal decides from one view: a hand-run container labelled
@@ -35,13 +55,15 @@ type externalPlan struct {
 // name; an external service none of whose endpoints is left for grace
 // is removed. seen is updated.
 func planExternal(tx state.ReadTx, seen map[string]time.Time, now time.Time, grace time.Duration) externalPlan {
-	var p externalPlan
+	p := externalPlan{ids: map[string]bool{}, containers: map[string]bool{}}
 	var labelled []*state.Endpoint // labelled endpoints recording no task
-	for _, ep := range tx.Endpoints("") {
+	tx.EachEndpoint(func(ep *state.Endpoint) bool {
 		if ep.Service != "" && ep.Task == "" {
 			labelled = append(labelled, ep)
+			p.containers[ep.ContainerID] = true
 		}
-	}
+		return true
+	})
 	members := map[string]bool{} // service names with hand-run endpoints
 	// The tasks are read only when needed: a pass over them all is not free.
 	if len(labelled) > 0 {
@@ -62,17 +84,17 @@ func planExternal(tx state.ReadTx, seen map[string]time.Time, now time.Time, gra
 			p.create = append(p.create, name)
 		}
 	}
-	external := map[string]bool{}
 	for _, svc := range tx.Services() {
 		if !svc.External {
 			continue
 		}
-		external[svc.ID] = true
+		p.ids[svc.ID] = true
 		last, ok := seen[svc.ID]
 		if members[svc.Name] || !ok {
 			seen[svc.ID], last = now, now
 		}
 		if members[svc.Name] {
+			p.members = append(p.members, svc.ID)
 			continue
 		}
 		if due := last.Add(grace); now.Before(due) {
@@ -81,20 +103,22 @@ func planExternal(tx state.ReadTx, seen map[string]time.Time, now time.Time, gra
 			p.remove = append(p.remove, svc)
 		}
 	}
-	maps.DeleteFunc(seen, func(id string, _ time.Time) bool { return !external[id] })
+	maps.DeleteFunc(seen, func(id string, _ time.Time) bool { return !p.ids[id] })
 	return p
 }
 
 // syncExternal creates and removes external services (see
-// planExternal); it returns when the next grace ends.
-func (o *Orchestrator) syncExternal(ctx context.Context, now time.Time) (time.Time, error) {
+// planExternal); o.ext.wake is when the next grace ends.
+func (o *Orchestrator) syncExternal(ctx context.Context, now time.Time) error {
 	var p externalPlan
 	o.cluster.View(func(tx state.ReadTx) { p = planExternal(tx, o.ext.seen, now, o.opts.ExternalGrace) })
+	o.ext.ids, o.ext.members, o.ext.containers, o.ext.wake, o.ext.acted = p.ids, p.members, p.containers, p.wake, false
 	var errs []error
 	for _, name := range p.create {
 		if o.ext.bad[name] {
 			continue
 		}
+		o.ext.acted = true
 		svc := state.Service{ID: o.opts.NewID(), Name: name, Spec: state.ServiceSpec{Name: name}, External: true, CreatedAt: now}
 		v, err := o.cluster.Propose(ctx, state.CreateService{Service: svc})
 		switch {
@@ -114,6 +138,7 @@ func (o *Orchestrator) syncExternal(ctx context.Context, now time.Time) (time.Ti
 		if !o.stillExternal(svc.ID) {
 			continue // adopted by xo service create since the view
 		}
+		o.ext.acted = true
 		if _, err := o.cluster.Propose(ctx, state.RemoveService{ID: svc.ID}); err != nil {
 			errs = append(errs, errorf("remove external service %s: %w", svc.Name, err))
 			continue
@@ -122,7 +147,17 @@ func (o *Orchestrator) syncExternal(ctx context.Context, now time.Time) (time.Ti
 		o.log.Info("external service removed: no container left", "service", svc.Name, "id", svc.ID,
 			"grace", o.opts.ExternalGrace)
 	}
-	return p.wake, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// keepExternal stands for syncExternal in a partial pass that has seen
+// no change its plan reads (endpoints, names, external services, the
+// tasks' containers that are labelled) and no grace end: the plan would
+// be the last one, which proposed nothing. Only its grace clocks move.
+func (o *Orchestrator) keepExternal(now time.Time) {
+	for _, id := range o.ext.members {
+		o.ext.seen[id] = now
+	}
 }
 
 // stillExternal says whether service id is still external: RemoveService

@@ -20,6 +20,12 @@
 // duplicate tasks a stale plan would add), after store commits of
 // services, tasks and nodes (debounced), when a plan asks to be woken (a
 // restart delay or a node's grace period ends), and every Options.Period.
+//
+// A pass after commits looks only at the services they concern, and at
+// those whose wake time came (a partial pass, see scope): at 1,000
+// services, one `xo service create` must not cost a look at all of
+// them. The passes of a new leader until it caught up, the periodic
+// ones, and those after node changes or lost events look at everything.
 package orchestrate
 
 import (
@@ -65,7 +71,8 @@ type Options struct {
 	ExternalGrace time.Duration
 	// Debounce coalesces a burst of commits into one pass. Default 10ms.
 	Debounce time.Duration
-	// Period is the interval of the passes nobody asked for. Default 10s.
+	// Period is the interval of the passes nobody asked for, which look
+	// at every service. Default 10s.
 	Period time.Duration
 	// LeaderPoll is how often leadership is checked: the cluster member
 	// offers no leadership notifications. Default 250ms.
@@ -116,13 +123,18 @@ type Orchestrator struct {
 	m       *metrics
 	upd     *updates
 
+	// dirty is what the commits changed since the last pass: written by
+	// the watch's goroutine and the drains, taken by the pass.
+	dirty *dirty
+
 	// Owned by the pass (never concurrent with itself); reset when
 	// leadership begins.
 	ext     externals
+	mem     memory        // what partial passes rely on
 	retry   time.Duration // after a failed pass: 1s doubling to 30s
 	lastErr string
 	lead0   time.Time // when this leadership began
-	settled bool      // a pass of this leadership found nothing to do
+	settled bool      // a full pass of this leadership found nothing to do
 	work    int       // what the current pass did: plans written, tasks placed
 }
 
@@ -130,7 +142,8 @@ type Orchestrator struct {
 // metrics go to reg (nil: none).
 func New(cluster Cluster, log *slog.Logger, reg prometheus.Registerer, opts Options) *Orchestrator {
 	return &Orchestrator{cluster: cluster, log: log, opts: opts.withDefaults(), m: newMetrics(reg, log),
-		upd: newUpdates(cluster, opts, reg, log.With("component", "updater"))}
+		upd: newUpdates(cluster, opts, reg, log.With("component", "updater")), dirty: newDirty(), mem: newMemory(),
+		ext: newExternals()}
 }
 
 // Run orchestrates while this node leads, until ctx ends.
@@ -156,7 +169,9 @@ func (o *Orchestrator) lead(ctx context.Context, tick <-chan time.Time) {
 	o.m.leader.Set(1)
 	defer o.m.leader.Set(0)
 	defer o.m.unschedulable.Set(0)
-	o.ext = externals{seen: map[string]time.Time{}, bad: map[string]bool{}}
+	o.ext = newExternals()
+	o.mem = newMemory()
+	o.dirty.reset()
 	o.retry, o.lastErr = 0, ""
 	o.lead0, o.settled = time.Now(), false
 	o.m.leaderSince.Set(float64(o.lead0.UnixNano()) / 1e9)
@@ -173,7 +188,8 @@ func (o *Orchestrator) lead(ctx context.Context, tick <-chan time.Time) {
 				o.log.Warn("leading without the whole log applied", "err", err)
 			}
 		}
-		engine.RunLoop(lctx, o.cluster.Watch, o.relevant, o.opts.Debounce, o.opts.Period, o.pass)
+		// o.watch hands the loop only the events relevant says want a pass.
+		engine.RunLoop(lctx, o.watch, nil, o.opts.Debounce, o.opts.Period, o.pass)
 	})
 	defer wg.Wait()
 	defer cancel()
@@ -187,9 +203,11 @@ func (o *Orchestrator) lead(ctx context.Context, tick <-chan time.Time) {
 	o.log.Info("no longer leader: orchestration stopped")
 }
 
-// relevant says whether a commit may change a decision: services, tasks
-// and nodes; endpoints only when they may add or remove an external
-// service (a deletion, or a label whose service does not exist).
+// relevant says whether a commit asks for a pass: services, tasks and
+// nodes; endpoints only when they may add or remove an external service
+// (a deletion, or a label whose service does not exist) or concern a
+// service being updated. The events that ask for none still change what
+// the next pass looks at (see note).
 func (o *Orchestrator) relevant(e state.Event) bool {
 	switch e.Kind {
 	case "service", "task", "node", "all":
@@ -221,8 +239,16 @@ func (o *Orchestrator) pass(ctx context.Context) time.Time {
 	start := time.Now()
 	defer func() { o.m.duration.Observe(time.Since(start).Seconds()) }()
 	now := o.opts.Now()
+	sc := o.scope(start, now)
+	kind := "partial"
+	if sc.full {
+		kind = "full"
+	}
+	o.m.passes.WithLabelValues(kind).Inc()
 	o.work = 0
-	wake, err := o.orchestrate(ctx, now)
+	o.mem.incomplete = true // until it ends well: the next pass is full
+	wake, err := o.orchestrate(ctx, now, sc)
+	o.dirty.markServices(sc.touched)
 	if err != nil {
 		if errors.Is(err, errNotLeader) || ctx.Err() != nil {
 			return time.Time{}
@@ -238,16 +264,20 @@ func (o *Orchestrator) pass(ctx context.Context) time.Time {
 		o.log.Info("orchestration pass succeeded again")
 	}
 	o.retry, o.lastErr = 0, ""
-	o.settle()
+	o.mem.incomplete = false
+	if sc.full { // a partial pass does not tell whether the others are done
+		o.settle()
+	}
 	if wake.IsZero() {
 		return time.Time{}
 	}
 	return start.Add(wake.Sub(now)) // the injected clock's time, on the wall clock
 }
 
-// settle records the first pass of this leadership that had nothing
-// to do: every service checked, no task to create, stop or place. From
-// then on the new leader has caught up with its predecessor's job.
+// settle records the first full pass of this leadership that had
+// nothing to do: every service checked, no task to create, stop or
+// place. From then on the new leader has caught up with its
+// predecessor's job, and passes may be partial.
 func (o *Orchestrator) settle() {
 	if o.settled || o.work > 0 {
 		return
@@ -273,6 +303,7 @@ type metrics struct {
 	created         prometheus.Counter
 	stopped         *prometheus.CounterVec // by the desired state given: shutdown, remove, complete
 	unschedulable   prometheus.Gauge
+	passes          *prometheus.CounterVec // by kind: full, partial
 }
 
 // newMetrics makes the series and registers them with reg (nil: none).
@@ -315,12 +346,17 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			Name: "xo_orchestrator_unschedulable_tasks",
 			Help: "Pending tasks no node can take, at the last pass.",
 		}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xo_orchestrator_passes_total",
+			Help: "Orchestration passes, by kind: full (every service looked at: a new leader's, the periodic " +
+				"ones, after node changes) or partial (only the services the commits concern, and those due).",
+		}, []string{"kind"}),
 	}
 	if reg == nil {
 		return m
 	}
 	for _, c := range []prometheus.Collector{m.leader, m.leaderSince, m.converged, m.duration, m.convergeSeconds,
-		m.created, m.stopped, m.unschedulable} {
+		m.created, m.stopped, m.unschedulable, m.passes} {
 		if err := reg.Register(c); err != nil {
 			log.Warn("orchestrator metric not exported", "err", err)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/xoverlay/xoverlay/orchestrator/reconcile"
-	"github.com/xoverlay/xoverlay/orchestrator/scheduler"
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
@@ -20,24 +19,21 @@ const maxBatch = 500
 // would decide from a state the new leader is changing.
 var errNotLeader = errors.New("orchestrate: no longer the leader")
 
-// orchestrate runs the steps of one pass at now and returns when the
-// state asks for the next one (zero: no time). A failing step does not
-// keep the others from running; losing the lead does.
-func (o *Orchestrator) orchestrate(ctx context.Context, now time.Time) (time.Time, error) {
-	var wake time.Time
+// orchestrate runs the steps of one pass over sc at now and returns when
+// the state asks for the next one (zero: no time). A failing step does
+// not keep the others from running; losing the lead does.
+func (o *Orchestrator) orchestrate(ctx context.Context, now time.Time, sc *scope) (time.Time, error) {
 	steps := []func() error{
-		func() (err error) { wake, err = o.reconcile(ctx, now); return err },
+		func() error { return o.reconcile(ctx, now, sc) },
+		func() error { return o.update(ctx, now, sc) },
+		func() error { return o.schedule(ctx, now, sc) },
+		func() error { return o.reap(ctx, sc) },
 		func() error {
-			at, err := o.update(ctx, now)
-			wake = earliest(wake, at)
-			return err
-		},
-		func() error { return o.schedule(ctx, now) },
-		func() error { return o.reap(ctx) },
-		func() error {
-			at, err := o.syncExternal(ctx, now)
-			wake = earliest(wake, at)
-			return err
+			if sc.externalChanged(o.ext.containers) {
+				return o.syncExternal(ctx, now)
+			}
+			o.keepExternal(now)
+			return nil
 		},
 	}
 	var errs []error
@@ -47,20 +43,28 @@ func (o *Orchestrator) orchestrate(ctx context.Context, now time.Time) (time.Tim
 		}
 		errs = append(errs, step())
 	}
-	return wake, errors.Join(errs...)
+	return o.mem.wake(o.ext.wake), errors.Join(errs...)
 }
 
-// reconcile plans every managed service from one view, then proposes
-// the new tasks of all plans before their stops: the FSM accepts a
-// replacement only while the task it replaces is live.
-func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time, error) {
+// reconcile plans the managed services of sc from one view, then
+// proposes the new tasks of all plans before their stops: the FSM
+// accepts a replacement only while the task it replaces is live. Each
+// service's wake time is kept until it is reconciled again.
+func (o *Orchestrator) reconcile(ctx context.Context, now time.Time, sc *scope) error {
 	var plans []reconcile.Plan
-	var wake time.Time
 	names := map[string]string{}
 	pol := reconcile.Policy{DownGrace: o.opts.DownGrace}
+	m := &o.mem
 	o.cluster.View(func(tx state.ReadTx) {
 		nodes := tx.Nodes()
-		for _, svc := range tx.Services() {
+		if sc.full {
+			clear(m.recWake)
+			m.graceEnd = graceEnd(nodes, now, o.opts.DownGrace)
+		}
+		for id := range sc.ids { // removed services are forgotten here
+			delete(m.recWake, id)
+		}
+		for _, svc := range sc.services(tx) {
 			if svc.External {
 				continue
 			}
@@ -71,16 +75,19 @@ func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time,
 			} else {
 				p = reconcile.Replicated(svc, ts, nodes, now, pol)
 			}
-			wake = earliest(wake, p.Wake)
+			if !p.Wake.IsZero() {
+				m.recWake[svc.ID] = p.Wake
+			}
 			if !p.Empty() {
 				plans = append(plans, p)
 				names[svc.ID] = svc.Name
+				sc.touch(svc.ID)
 			}
 		}
 	})
 	o.work += len(plans)
 	if len(plans) == 0 {
-		return wake, nil
+		return nil
 	}
 	creates := make([]group[state.Task], 0, len(plans))
 	for _, p := range plans {
@@ -116,80 +123,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, now time.Time) (time.Time,
 	if created > 0 || len(stops) > 0 {
 		o.log.Info("services reconciled", "services", len(plans), "tasks_created", created)
 	}
-	return wake, failures("reconcile", names, failedC, failedS)
-}
-
-// schedule places the pending tasks, or records why they cannot be.
-func (o *Orchestrator) schedule(ctx context.Context, now time.Time) error {
-	var ups []state.TaskUpdate
-	unplaced, placed := 0, 0
-	service := map[string]string{} // task -> service ID
-	names := map[string]string{}   // service ID -> name
-	o.cluster.View(func(tx state.ReadTx) {
-		svcs := map[string]*state.Service{}
-		for _, svc := range tx.Services() {
-			svcs[svc.ID] = svc
-			names[svc.ID] = svc.Name
-		}
-		all := tx.Tasks("")
-		pending := scheduler.Pending(all)
-		if len(pending) == 0 {
-			return
-		}
-		for _, t := range pending {
-			service[t.ID] = t.ServiceID
-		}
-		ds := scheduler.Schedule(pending, svcs, tx.Nodes(), all)
-		for _, d := range ds {
-			if d.NodeID == "" {
-				unplaced++
-			} else {
-				placed++
-			}
-		}
-		ups = scheduler.Updates(ds, pending, now)
-	})
-	o.m.unschedulable.Set(float64(unplaced))
-	o.work += placed // a task that cannot be placed is no work left to do
-	if len(ups) == 0 {
-		return nil
-	}
-	byService := map[string]int{} // service ID -> index in groups
-	var groups []group[state.TaskUpdate]
-	for _, u := range ups {
-		svc := service[u.ID]
-		i, ok := byService[svc]
-		if !ok {
-			i = len(groups)
-			byService[svc] = i
-			groups = append(groups, group[state.TaskUpdate]{key: svc})
-		}
-		groups[i].items = append(groups[i].items, u)
-	}
-	_, failed := proposeGroups(ctx, o.cluster, groups, func(us []state.TaskUpdate) state.Command {
-		return state.UpdateTasks{Updates: us}
-	})
-	type stuck struct{ service, reason string }
-	var order []stuck
-	count := map[stuck]int{} // a new reason, logged once per service
-	for _, u := range ups {
-		if _, bad := failed[service[u.ID]]; bad {
-			continue
-		}
-		if u.NodeID != "" {
-			o.log.Debug("task assigned", "task", u.ID, "service", names[service[u.ID]], "node", u.NodeID)
-			continue
-		}
-		k := stuck{names[service[u.ID]], u.Status.Err}
-		if count[k] == 0 {
-			order = append(order, k)
-		}
-		count[k]++
-	}
-	for _, k := range order {
-		o.log.Info("tasks cannot be placed", "service", k.service, "tasks", count[k], "reason", k.reason)
-	}
-	return failures("schedule", names, failed)
+	return failures("reconcile", names, failedC, failedS)
 }
 
 // group is the items of one service, proposed together.

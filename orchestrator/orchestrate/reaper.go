@@ -11,13 +11,16 @@ import (
 	"github.com/xoverlay/xoverlay/orchestrator/state"
 )
 
-// reap deletes the tasks nobody needs any more (see reapable).
-func (o *Orchestrator) reap(ctx context.Context) error {
+// reap deletes the tasks of sc nobody needs any more (see reapable): a
+// service's are decided from its own tasks alone, so a partial pass
+// reaps those of its services (removed ones included) as a full one
+// would.
+func (o *Orchestrator) reap(ctx context.Context, sc *scope) error {
 	var groups []group[string]
 	names := map[string]string{}
 	o.cluster.View(func(tx state.ReadTx) {
 		svcs := map[string]*state.Service{}
-		for _, svc := range tx.Services() {
+		for _, svc := range sc.services(tx) {
 			svcs[svc.ID] = svc
 			names[svc.ID] = svc.Name
 		}
@@ -25,7 +28,20 @@ func (o *Orchestrator) reap(ctx context.Context) error {
 		for _, n := range tx.Nodes() {
 			nodes[n.ID] = true
 		}
-		groups = reapable(tx.Tasks(""), svcs, nodes)
+		groups = reapable(sc.tasks(tx), svcs, nodes)
+		for _, g := range groups {
+			containers := make(map[string]string, len(g.items))
+			for _, id := range g.items {
+				c := tx.Task(id).Status.ContainerID
+				containers[id] = c
+				if c != "" {
+					sc.left[c] = true
+				}
+			}
+			// Their delete events will name no task the store still has.
+			o.dirty.own(g.key, containers)
+			sc.touch(g.key)
+		}
 	})
 	if len(groups) == 0 {
 		return nil

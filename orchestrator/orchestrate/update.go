@@ -65,24 +65,35 @@ func (o *Orchestrator) updateRelevant(e state.Event) bool {
 	return need
 }
 
-// update runs the rolling updater over every managed service whose
+// update runs the rolling updater over the managed services of sc whose
 // tasks are not all up to date, or whose update is under way, and
 // writes its decisions: new tasks first, then drained tasks back in
 // service, statuses and rollbacks; the retired tasks are drained and
-// stopped on their own goroutine. It returns when to run again.
-func (o *Orchestrator) update(ctx context.Context, now time.Time) (time.Time, error) {
+// stopped on their own goroutine. Each service's wake time is kept
+// until it is decided again.
+func (o *Orchestrator) update(ctx context.Context, now time.Time, sc *scope) error {
 	u := o.upd
+	m := &o.mem
 	var plans []update.Plan
 	names, versions, digests := map[string]string{}, map[string]uint64{}, map[string]string{}
 	o.cluster.View(func(tx state.ReadTx) {
+		if sc.full {
+			clear(m.updWake)
+			clear(m.updating)
+		}
+		for id := range sc.ids {
+			delete(m.updWake, id)
+			delete(m.updating, id)
+		}
 		var serving map[string]bool
-		for _, svc := range tx.Services() {
+		for _, svc := range sc.services(tx) {
 			ts := tx.Tasks(svc.ID)
 			if svc.External || !needsUpdater(svc, ts) {
 				continue
 			}
+			m.updating[svc.ID] = true
 			if serving == nil {
-				serving = servingTasks(tx)
+				serving = servingTasks(tx, sc.tasks(tx))
 			}
 			for _, t := range ts {
 				if _, ok := u.seen[t.ID]; !ok && serving[t.ID] {
@@ -90,25 +101,26 @@ func (o *Orchestrator) update(ctx context.Context, now time.Time) (time.Time, er
 				}
 			}
 			p := update.Decide(update.Input{Service: svc, Tasks: ts, Nodes: tx.Nodes(), Serving: serving, Seen: u.seen, Now: now})
-			if !p.Empty() || !p.Wake.IsZero() {
+			if !p.Wake.IsZero() {
+				m.updWake[svc.ID] = p.Wake
+			}
+			if !p.Empty() {
 				plans = append(plans, p)
 				names[svc.ID], versions[svc.ID], digests[svc.ID] = svc.Name, svc.SpecVersion, svc.SpecDigest
+				sc.touch(svc.ID)
 			}
 		}
-		maps.DeleteFunc(u.seen, func(id string, _ time.Time) bool { return tx.Task(id) == nil })
+		if sc.full { // a deleted task's entry does no harm meanwhile: IDs are not reused
+			maps.DeleteFunc(u.seen, func(id string, _ time.Time) bool { return tx.Task(id) == nil })
+		}
 	})
-	var wake time.Time
 	var errs []error
 	for _, p := range plans {
-		wake = earliest(wake, p.Wake)
-		if p.Empty() {
-			continue
-		}
 		if err := o.applyUpdate(ctx, p, names[p.ServiceID], versions[p.ServiceID], digests[p.ServiceID], now); err != nil {
 			errs = append(errs, errorf("update: service %s: %w", names[p.ServiceID], err))
 		}
 	}
-	return wake, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // needsUpdater says whether the updater has anything to decide about a
@@ -124,21 +136,27 @@ func needsUpdater(svc *state.Service, ts []*state.Task) bool {
 	})
 }
 
-// servingTasks are the tasks in service: running, meant to run, not
-// drained, and with an endpoint in service (running, healthy, on a node
-// that is not down) on each network of their spec.
-func servingTasks(tx state.ReadTx) map[string]bool {
+// servingTasks says which of tasks are in service: running, meant to
+// run, not drained, and with an endpoint in service (running, healthy,
+// on a node that is not down) on each network of their spec. A partial
+// pass asks only about the tasks of its services.
+func servingTasks(tx state.ReadTx, tasks []*state.Task) map[string]bool {
+	asked := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		asked[t.ID] = true
+	}
 	inService := map[string]map[string]bool{} // task -> networks where it serves
-	for _, ep := range tx.Endpoints("") {
-		if ep.Task != "" && tx.InService(ep) {
+	tx.EachEndpoint(func(ep *state.Endpoint) bool {
+		if asked[ep.Task] && tx.InService(ep) {
 			if inService[ep.Task] == nil {
 				inService[ep.Task] = map[string]bool{}
 			}
 			inService[ep.Task][ep.NetworkID] = true
 		}
-	}
+		return true
+	})
 	out := map[string]bool{}
-	for _, t := range tx.Tasks("") {
+	for _, t := range tasks {
 		if t.Status.State != state.TaskRunning || !t.DesiredRunning() || t.Draining {
 			continue
 		}
@@ -190,7 +208,7 @@ func (o *Orchestrator) applyUpdate(ctx context.Context, p update.Plan, name stri
 		}
 	}
 	if len(p.Retire) > 0 {
-		o.retire(ctx, name, p.Retire)
+		o.retire(ctx, p.ServiceID, name, p.Retire)
 	}
 	return nil
 }
@@ -198,8 +216,10 @@ func (o *Orchestrator) applyUpdate(ctx context.Context, p update.Plan, name stri
 // retire drains, then stops, the tasks not already being drained, on a
 // goroutine of its own: the drain takes a while, and the passes go on.
 // The stop is skipped for a task that is wanted again by then (a newer
-// update came back to its spec).
-func (o *Orchestrator) retire(ctx context.Context, service string, rs []update.Retire) {
+// update came back to its spec). When it ends, the next pass looks at
+// the service (id) again: its tasks may be retired anew, which a pass
+// skips while they drain.
+func (o *Orchestrator) retire(ctx context.Context, id, service string, rs []update.Retire) {
 	u := o.upd
 	u.mu.Lock()
 	var batch []update.Retire
@@ -220,6 +240,7 @@ func (o *Orchestrator) retire(ctx context.Context, service string, rs []update.R
 				delete(u.draining, r.Task.ID)
 			}
 			u.mu.Unlock()
+			o.dirty.markServices(map[string]bool{id: true}) // after: a pass between would skip them again
 		}()
 		tasks := make([]*state.Task, len(batch))
 		for i, r := range batch {

@@ -91,7 +91,7 @@ func (s *Store) reserveAddress(c ReserveAddress) (any, error) {
 			n.Reserved = map[string]Reservation{}
 		}
 		n.Reserved[ip.String()] = Reservation{Node: c.Node}
-		w.emit("network", "update", n.ID)
+		w.emit("network", ActionReserve, n.ID)
 		return ip.String(), nil
 	})
 }
@@ -104,7 +104,7 @@ func (s *Store) releaseAddress(c ReleaseAddress) (any, error) {
 		}
 		if r, ok := n.Reserved[c.IP]; ok && r.Node == c.Node {
 			delete(n.Reserved, c.IP)
-			w.emit("network", "update", n.ID)
+			w.emit("network", ActionReserve, n.ID)
 		}
 		if n.Gateway == c.IP && len(n.Engines) == 0 {
 			n.Gateway = ""

@@ -12,13 +12,20 @@ import (
 
 // Event tells a watcher that an object changed after a commit.
 type Event struct {
-	Kind   string // "node", "network", "endpoint", "service", "task"
-	Action string // "create", "update", "delete"
+	Kind   string // "node", "network", "endpoint", "service", "task", "cluster", "all"
+	Action string // "create", "update", "delete", ActionReserve
 	ID     string
 	// Index is the raft index of the commit that made the change (see
 	// Store.Index); 0 for changes made outside raft (tests, tools).
 	Index uint64
 }
+
+// ActionReserve is a network event that changed only the network's
+// reserved addresses (a service's VIP, a container's --ip): consumers
+// that follow what a network is (name, subnet, engines, blocks) and not
+// who holds which address may ignore it, so that creating a service is
+// not a network change for them.
+const ActionReserve = "reserve"
 
 // Store keeps Data in memory. Only the FSM changes it; everyone else reads
 // through View or the copying getters.

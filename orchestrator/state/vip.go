@@ -86,7 +86,7 @@ func (w *writeTx) syncVIPs(svc *Service, bestEffort bool) error {
 		}
 		n.Reserved[ip] = Reservation{Service: svc.ID}
 		vips[id] = ip
-		w.emit("network", "update", id)
+		w.emit("network", ActionReserve, id)
 	}
 	if len(vips) == 0 {
 		vips = nil
@@ -109,7 +109,7 @@ func (w *writeTx) releaseVIP(network, ip, service string) {
 	}
 	if r, ok := n.Reserved[ip]; ok && r.Service == service {
 		delete(n.Reserved, ip)
-		w.emit("network", "update", network)
+		w.emit("network", ActionReserve, network)
 	}
 }
 

@@ -32,6 +32,12 @@ import (
 
 var _ l4.DataPlane = (*Plane)(nil)
 
+// The VIP controller hands changes, not the whole state, to a plane with
+// this method.
+var _ interface {
+	Patch(ctx context.Context, upsert []l4.Service, remove []l4.Key) error
+} = (*Plane)(nil)
+
 // ErrUnavailable is returned (wrapped) when the kernel has no IPVS.
 var ErrUnavailable = errors.New("the kernel has no IPVS (ip_vs)")
 
@@ -63,7 +69,9 @@ type Plane struct {
 	log     *slog.Logger
 	metrics *l4.Metrics
 	gauges  *l4.Gauges
+	synced  bool // an Apply ran: applied is the whole state, so Patch may change it
 	applied l4.Frontends
+	byVIP   l4.VIPIndex // applied's keys by VIP, for Patch
 }
 
 // New probes IPVS and opens it in the namespace at nsPath.
@@ -104,13 +112,48 @@ func (p *Plane) Apply(ctx context.Context, d l4.Desired) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	start := time.Now()
-	var errs []error
-	for _, dl := range l4.Diff(p.applied, fronts) {
-		errs = append(errs, p.change(dl, p.applied[dl.Key]))
-	}
-	p.applied = fronts
+	deltas := l4.Diff(p.applied, fronts)
+	err = p.program(deltas)
+	p.applied, p.synced = fronts, true
+	p.byVIP.Update(deltas)
 	p.metrics.ObserveUpdate(l4.PlaneIPVS, time.Since(start))
 	p.gauges.Set(fronts)
+	return err
+}
+
+// Patch changes the VIP services of the VIPs that upsert and remove name
+// (see l4.PatchPerPort: upsert holds the whole new state of each VIP it
+// names, the VIPs only in remove go) and leaves the others as they are.
+// Only the virtual services of those VIPs are diffed and written, so the
+// work grows with the change, not with the number of services. Before
+// the first Apply it returns l4.ErrNeedApply.
+func (p *Plane) Patch(ctx context.Context, upsert []l4.Service, remove []l4.Key) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ipvs: patch: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.synced {
+		return l4.ErrNeedApply
+	}
+	start := time.Now()
+	pp, err := l4.PlanPerPort(p.applied, &p.byVIP, upsert, remove)
+	if err != nil || len(pp.Deltas) == 0 {
+		return err
+	}
+	// As in Apply, what failed stays in applied: Reconcile repairs it.
+	err = p.program(pp.Deltas)
+	pp.Commit(p.applied, &p.byVIP, p.gauges)
+	p.metrics.ObserveUpdate(l4.PlaneIPVS, time.Since(start))
+	return err
+}
+
+// program applies deltas to the kernel, going on past a failed one.
+func (p *Plane) program(deltas []l4.Delta) error {
+	var errs []error
+	for _, dl := range deltas {
+		errs = append(errs, p.change(dl, p.applied[dl.Key]))
+	}
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,6 @@ package nft
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 )
 
 // ErrNeedApply is Patch before the first Apply: apply the whole state.
-var ErrNeedApply = errors.New("nft: patch before the first apply: apply the whole state")
+var ErrNeedApply = l4.ErrNeedApply
 
 // Patch changes some VIP services of what the last Apply or Patch
 // programmed: each of upsert replaces the service of its frontend key (or

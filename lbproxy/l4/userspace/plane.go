@@ -69,6 +69,8 @@ type Plane struct {
 	mu      sync.Mutex
 	fronts  map[l4.Key]*frontend
 	applied l4.Frontends
+	byVIP   l4.VIPIndex // applied's keys by VIP, for Patch
+	synced  bool        // an Apply ran: applied is the whole state, so Patch may change it
 	closed  bool
 
 	snat atomic.Pointer[[]l4.SNAT]
@@ -141,23 +143,31 @@ func (p *Plane) Apply(ctx context.Context, d l4.Desired) error {
 	if err := p.syncAddresses(fronts, nil); err != nil {
 		errs = append(errs, err)
 	}
-	for _, dl := range l4.Diff(p.applied, fronts) {
-		switch dl.Op {
-		case l4.OpAdd:
-			f := newFrontend(p, dl.Key)
-			p.fronts[dl.Key] = f
-			errs = append(errs, f.setBackends(dl.Backends))
-		case l4.OpUpdate:
-			errs = append(errs, p.fronts[dl.Key].setBackends(dl.Backends))
-		case l4.OpRemove:
-			p.fronts[dl.Key].stop()
-			delete(p.fronts, dl.Key)
-		}
+	deltas := l4.Diff(p.applied, fronts)
+	for _, dl := range deltas {
+		errs = append(errs, p.change(dl))
 	}
-	p.applied = fronts
+	p.applied, p.synced = fronts, true
+	p.byVIP.Update(deltas)
 	p.metrics.ObserveUpdate(l4.PlaneUserspace, time.Since(start))
 	p.gauges.Set(fronts)
 	return errors.Join(errs...)
+}
+
+// change starts, updates or stops the proxy of one frontend.
+func (p *Plane) change(dl l4.Delta) error {
+	switch dl.Op {
+	case l4.OpAdd:
+		f := newFrontend(p, dl.Key)
+		p.fronts[dl.Key] = f
+		return f.setBackends(dl.Backends)
+	case l4.OpUpdate:
+		return p.fronts[dl.Key].setBackends(dl.Backends)
+	case l4.OpRemove:
+		p.fronts[dl.Key].stop()
+		delete(p.fronts, dl.Key)
+	}
+	return nil
 }
 
 // Reconcile restores VIP addresses removed behind the plane's back,
