@@ -89,9 +89,10 @@ func (s *Server) recovered(q *request, v any, start time.Time) {
 	s.observe(q.qtype, dns.RcodeServerFailure, q.source, start)
 }
 
-// listen binds UDP and TCP on the same address. With port 0 the TCP
-// socket takes the port UDP got, retrying with another if it is taken.
-func listen(addr string) (net.PacketConn, net.Listener, error) {
+// listen binds UDP (n sockets, see listenUDP) and TCP on the same
+// address. With port 0 the TCP socket takes the port UDP got, retrying
+// with another if it is taken.
+func listen(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	ap, err := parseListen(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dnsd: listen %q: %w", addr, err)
@@ -99,16 +100,16 @@ func listen(addr string) (net.PacketConn, net.Listener, error) {
 	var lc net.ListenConfig
 	ctx := context.Background()
 	for attempt := 0; ; attempt++ {
-		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		conns, err := listenUDP(addr, n)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+			return nil, nil, err
 		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
+		port := conns[0].LocalAddr().(*net.UDPAddr).Port
 		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(ap.Addr().String(), strconv.Itoa(port)))
 		if err == nil {
-			return pc, ln, nil
+			return conns, ln, nil
 		}
-		pc.Close()
+		closeAll(conns)
 		if ap.Port() != 0 || attempt >= 10 {
 			return nil, nil, fmt.Errorf("dnsd: listen tcp %s: %w", addr, err)
 		}

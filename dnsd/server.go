@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -140,7 +139,7 @@ func (s *Server) Addr() string {
 
 // Start binds UDP and TCP on Config.Addr and returns once both serve, or
 // the error that kept one from binding. UDP is served by a UDPServer
-// (GOMAXPROCS workers on one socket), TCP by miekg/dns's dns.Server. The
+// (GOMAXPROCS workers, a socket each), TCP by miekg/dns's dns.Server. The
 // serving goroutines belong to the Server and end in Shutdown.
 func (s *Server) Start() error {
 	s.mu.Lock()
@@ -151,13 +150,13 @@ func (s *Server) Start() error {
 	case stateStopped:
 		return errors.New("dnsd: shut down")
 	}
-	pc, ln, err := listen(s.cfg.Addr)
+	conns, ln, err := listen(s.cfg.Addr, 0)
 	if err != nil {
 		return err
 	}
-	udp, err := newUDPServer(pc.(*net.UDPConn), 0, s)
+	udp, err := newUDPServer(conns, s)
 	if err != nil {
-		pc.Close()
+		closeAll(conns)
 		ln.Close()
 		return err
 	}
@@ -187,7 +186,7 @@ func (s *Server) Start() error {
 			failed <- err
 		}
 	})
-	s.tcp, s.udp, s.addr, s.state = tcp, udp, pc.LocalAddr().String(), stateStarted
+	s.tcp, s.udp, s.addr, s.state = tcp, udp, udp.LocalAddr().String(), stateStarted
 	// Errors after a successful start mean a socket broke; say so.
 	s.wg.Go(func() {
 		select {

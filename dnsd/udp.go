@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,14 +24,16 @@ const udpBatch = 32
 const udpReadSize = maxUDPReply
 
 // UDPServer serves DNS over UDP with any dns.Handler, in less CPU per
-// query than miekg/dns's dns.Server: its workers (goroutines sharing one
-// socket) each read a batch of datagrams with one recvmmsg, call the
-// handler for each in turn on their own goroutine (no goroutine per
-// query) and send the replies of the batch with one sendmmsg. The first
-// worker reads all the time; the others join only while the socket has
-// a backlog (a full batch was read) and rest again after a small batch,
-// so that a light load costs one wake-up per batch, not one per worker.
-// Buffers, the ResponseWriters and the request messages are reused.
+// query than miekg/dns's dns.Server. Each of its workers (goroutines)
+// has a socket of its own, all bound to the one address with
+// SO_REUSEPORT, so that the kernel spreads the clients over them (by
+// address and port) and the workers share nothing: no socket lock to
+// contend for, no wake-ups between them. A worker reads a batch of
+// datagrams with one recvmmsg, calls the handler for each in turn on its
+// own goroutine (no goroutine per query) and sends the replies of the
+// batch with one sendmmsg. Buffers, the ResponseWriters and the request
+// messages are reused. Another process of the same user could join the
+// group (the kernel allows it to the same user only); dnsd runs as root.
 //
 // That asks two things of the handler that dns.Server does not:
 //
@@ -57,10 +60,9 @@ type UDPServer struct {
 	MsgInvalidFunc func(m []byte, err error)
 
 	handler  dns.Handler
-	conn     *net.UDPConn
+	conns    []*net.UDPConn // one per worker, on the same address
 	local    *net.UDPAddr
 	wildcard bool // on an unspecified address: replies set their source
-	workers  int
 
 	onBatch func(worker, n int) // tests: called with every batch's size
 
@@ -71,7 +73,6 @@ type UDPServer struct {
 
 	closed   atomic.Bool
 	stop     chan struct{}  // closed by Shutdown
-	wake     chan struct{}  // a backlog: one more worker reads
 	detached sync.WaitGroup // queries detached and not answered yet
 	mu       sync.Mutex
 	serving  bool
@@ -79,38 +80,96 @@ type UDPServer struct {
 }
 
 // ListenUDP binds addr ("ip:port"; port 0 picks one) and returns a
-// server with workers goroutines (0: GOMAXPROCS) sharing the socket, for
-// h. It serves once Serve is called; queries arriving before wait in the
-// socket's buffer.
+// server with workers goroutines (0: GOMAXPROCS), each on a socket of its
+// own, for h. It serves once Serve is called; queries arriving before
+// wait in the sockets' buffers.
 func ListenUDP(addr string, workers int, h dns.Handler) (*UDPServer, error) {
-	pc, err := net.ListenPacket("udp", addr)
+	conns, err := listenUDP(addr, workers)
 	if err != nil {
-		return nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+		return nil, err
 	}
-	s, err := newUDPServer(pc.(*net.UDPConn), workers, h)
+	s, err := newUDPServer(conns, h)
 	if err != nil {
-		pc.Close()
+		closeAll(conns)
 		return nil, err
 	}
 	return s, nil
 }
 
-// newUDPServer serves conn, which it closes in Shutdown.
-func newUDPServer(conn *net.UDPConn, workers int, h dns.Handler) (*UDPServer, error) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	local := conn.LocalAddr().(*net.UDPAddr)
-	s := &UDPServer{handler: h, conn: conn, local: local, workers: workers,
-		wildcard: local.IP.IsUnspecified(), done: make(chan struct{}), stop: make(chan struct{}),
-		wake: make(chan struct{}, workers)}
+// newUDPServer serves conns, a worker each, which it closes in Shutdown.
+func newUDPServer(conns []*net.UDPConn, h dns.Handler) (*UDPServer, error) {
+	local := conns[0].LocalAddr().(*net.UDPAddr)
+	s := &UDPServer{handler: h, conns: conns, local: local,
+		wildcard: local.IP.IsUnspecified(), done: make(chan struct{}), stop: make(chan struct{})}
 	if s.wildcard {
 		// As dns.Server does: learn each query's destination address.
-		if err := recvDstAddr(conn); err != nil {
-			return nil, fmt.Errorf("dnsd: udp %s: destination addresses: %w", local, err)
+		for _, c := range conns {
+			if err := recvDstAddr(c); err != nil {
+				return nil, fmt.Errorf("dnsd: udp %s: destination addresses: %w", local, err)
+			}
 		}
 	}
 	return s, nil
+}
+
+// listenUDP binds n sockets (0: GOMAXPROCS) to addr, with SO_REUSEPORT
+// when there are more than one (only one where the system has no
+// SO_REUSEPORT). With port 0 the port is one that no socket used when it
+// was picked: a socket with SO_REUSEPORT bound to port 0 could be given
+// the port of another group of the same user, and join it.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if !haveReusePort {
+		n = 1
+	}
+	ctx := context.Background()
+	if n == 1 {
+		pc, err := new(net.ListenConfig).ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+		}
+		return []*net.UDPConn{pc.(*net.UDPConn)}, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		at := addr
+		if port == "0" {
+			// A free port, from a socket without SO_REUSEPORT.
+			probe, err := new(net.ListenConfig).ListenPacket(ctx, "udp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("dnsd: listen udp %s: %w", addr, err)
+			}
+			at = net.JoinHostPort(host, strconv.Itoa(probe.LocalAddr().(*net.UDPAddr).Port))
+			probe.Close()
+		}
+		lc := net.ListenConfig{Control: reusePort}
+		conns := make([]*net.UDPConn, 0, n)
+		for len(conns) < n {
+			pc, err := lc.ListenPacket(ctx, "udp", at)
+			if err != nil {
+				closeAll(conns)
+				if port == "0" && len(conns) == 0 && attempt < 10 {
+					break // taken since: pick another
+				}
+				return nil, fmt.Errorf("dnsd: listen udp %s: %w", at, err)
+			}
+			conns = append(conns, pc.(*net.UDPConn))
+		}
+		if len(conns) == n {
+			return conns, nil
+		}
+	}
+}
+
+func closeAll(conns []*net.UDPConn) {
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // LocalAddr is the bound address.
@@ -133,10 +192,10 @@ func (s *UDPServer) Serve() error {
 	s.mu.Unlock()
 	defer close(s.done)
 
-	errs := make([]error, s.workers)
+	errs := make([]error, len(s.conns))
 	var wg sync.WaitGroup
-	for i := range s.workers {
-		wk, err := newWorker(i, s, s.conn)
+	for i, conn := range s.conns {
+		wk, err := newWorker(i, s, conn)
 		if err != nil {
 			errs[i] = err
 			s.halt()
@@ -180,22 +239,23 @@ func (s *UDPServer) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
-	s.conn.Close()
+	closeAll(s.conns)
 	return err
 }
 
-// halt makes the workers stop: resting ones at once, reading ones when
-// their read fails.
+// halt makes the workers stop: their reads fail.
 func (s *UDPServer) halt() {
 	if !s.closed.Swap(true) {
 		close(s.stop)
 	}
-	_ = s.conn.SetReadDeadline(aLongTimeAgo) // fails once closed
+	for _, c := range s.conns {
+		_ = c.SetReadDeadline(aLongTimeAgo) // fails once closed
+	}
 }
 
 // worker is one serving goroutine's state; nothing in it is shared.
 type worker struct {
-	id    int // 0 always reads; the others help with a backlog
+	id    int
 	s     *UDPServer
 	bc    *batchConn
 	slots []udpWriter  // the datagrams read and their ResponseWriters
@@ -219,21 +279,10 @@ func newWorker(id int, s *UDPServer, conn *net.UDPConn) (*worker, error) {
 	return wk, err
 }
 
-// loop reads, answers and sends batches until the server shuts down.
-// The first worker always reads; a helper only after a full batch (a
-// backlog in the socket) until it reads one that is not full, so that a
-// light load wakes one goroutine per batch, not several.
+// loop reads, answers and sends batches from its socket until the
+// server shuts down.
 func (wk *worker) loop() error {
-	helper := wk.id > 0
-	idle := helper
 	for {
-		if idle {
-			select {
-			case <-wk.s.wake:
-			case <-wk.s.stop:
-				return nil
-			}
-		}
 		n, err := wk.bc.read()
 		if err != nil {
 			if wk.s.closed.Load() {
@@ -252,14 +301,6 @@ func (wk *worker) loop() error {
 		if wk.s.onBatch != nil {
 			wk.s.onBatch(wk.id, n)
 		}
-		full := n == len(wk.slots)
-		if full {
-			select {
-			case wk.s.wake <- struct{}{}:
-			default:
-			}
-		}
-		idle = helper && n < len(wk.slots)/4
 		for i := range n {
 			sl := &wk.slots[i]
 			sl.serve(wk.s, sl.in[:sl.n])

@@ -170,6 +170,23 @@ func (c *batchConn) sendmmsg(fd uintptr) bool {
 	return true
 }
 
+// haveReusePort: several sockets may share an address (SO_REUSEPORT).
+const haveReusePort = true
+
+// reusePort is a net.ListenConfig Control that sets SO_REUSEPORT.
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return os.NewSyscallError("setsockopt SO_REUSEPORT", serr)
+	}
+	return nil
+}
+
 // recvDstAddr asks for each query's destination address (IP_PKTINFO,
 // IPV6_RECVPKTINFO), as dns.Server does on a wildcard address.
 func recvDstAddr(conn *net.UDPConn) error {

@@ -5,6 +5,7 @@ package dnsd
 import (
 	"net"
 	"net/netip"
+	"syscall"
 )
 
 // oobSize is 0: outside Linux, replies on a wildcard address leave from
@@ -47,6 +48,11 @@ func (c *batchConn) write(out []*udpWriter) error {
 	}
 	return first
 }
+
+// haveReusePort is false outside Linux: one socket, one worker.
+const haveReusePort = false
+
+func reusePort(string, string, syscall.RawConn) error { return nil }
 
 // recvDstAddr does nothing outside Linux.
 func recvDstAddr(*net.UDPConn) error { return nil }

@@ -123,24 +123,27 @@ func recv(t *testing.T, c *net.UDPConn, wait time.Duration) (*dns.Msg, int) {
 	return m, n
 }
 
+// Each worker reads a socket of its own (SO_REUSEPORT) and the kernel
+// keeps a client on one of them. A query that holds its worker holds
+// only that socket: clients on the other one are answered meanwhile, and
+// the backlog of the held one is read in full batches afterwards.
 func TestUDPServerBatches(t *testing.T) {
 	h := newTestHandler()
 	var mu sync.Mutex
-	batches := map[int][]int{} // sizes by worker
+	var batches []batchRead // in the order read
 	s := serveUDP(t, "127.0.0.1:0", 2, h, func(s *UDPServer) {
 		s.onBatch = func(worker, n int) {
 			mu.Lock()
-			batches[worker] = append(batches[worker], n)
+			batches = append(batches, batchRead{worker, n})
 			mu.Unlock()
 		}
 	})
-	c := dial(t, s.LocalAddr())
-	ask := func(id uint16, name string) {
+	ask := func(c *net.UDPConn, id uint16, name string) {
 		m := query(name, dns.TypeA)
 		m.Id = id
 		send(t, c, m)
 	}
-	replies := func(n int) map[uint16]bool {
+	replies := func(c *net.UDPConn, n int) map[uint16]bool {
 		seen := map[uint16]bool{}
 		for range n {
 			r, _ := recv(t, c, 5*time.Second)
@@ -151,52 +154,72 @@ func TestUDPServerBatches(t *testing.T) {
 		}
 		return seen
 	}
+	taken := func() []batchRead {
+		mu.Lock()
+		defer mu.Unlock()
+		b := batches
+		batches = nil
+		return b
+	}
 
-	// A light load: one query at a time, read by the first worker alone.
+	// A light load: one query at a time, each read alone, all by the
+	// worker of the client's socket.
+	c := dial(t, s.LocalAddr())
 	for i := range 20 {
-		ask(uint16(i), "q.")
-		replies(1)
+		ask(c, uint16(i), "q.")
+		replies(c, 1)
 	}
-	mu.Lock()
-	if len(batches[1]) > 0 || len(batches[0]) != 20 {
-		t.Fatalf("one query at a time: batches %v", batches)
+	light := taken()
+	if len(light) != 20 {
+		t.Fatalf("one query at a time: batches %v", light)
 	}
-	clear(batches)
-	mu.Unlock()
-
-	// A backlog: the first worker holds at "hold." (id 0) while the
-	// socket fills: a full batch ending in another "hold." (ids 1..),
-	// then 100 more (ids 1000..). Its full batch wakes the helper, which
-	// answers the 100 while the first worker holds again.
-	ask(0, "hold.")
-	<-h.held
-	for i := 1; i < udpBatch; i++ {
-		ask(uint16(i), "q.")
-	}
-	ask(udpBatch, "hold.")
-	for i := range 100 {
-		ask(uint16(1000+i), "q.")
-	}
-	h.release <- struct{}{}
-	if got := replies(1); !got[0] {
-		t.Fatalf("first reply %v", got)
-	}
-	<-h.held
-	for id := range replies(100) {
-		if id < 1000 {
-			t.Fatalf("reply %d while its batch holds", id)
+	held := light[0].worker
+	for _, b := range light {
+		if b.n != 1 || b.worker != held {
+			t.Fatalf("one query at a time from one client: batches %v", light)
 		}
 	}
-	h.release <- struct{}{}
-	if got := replies(udpBatch); len(got) != udpBatch {
-		t.Fatalf("the held batch: %d replies", len(got))
+	// A client the kernel gives the other socket.
+	var other *net.UDPConn
+	for i := 0; i < 200 && other == nil; i++ {
+		d := dial(t, s.LocalAddr())
+		ask(d, 1, "q.")
+		replies(d, 1)
+		if b := taken(); len(b) == 1 && b[0].worker != held {
+			other = d
+		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(batches[0]) < 2 || batches[0][1] != udpBatch || len(batches[1]) == 0 {
-		t.Fatalf("backlog: batches %v", batches)
+	if other == nil {
+		t.Fatalf("200 clients all read by worker %d: the sockets do not share the address", held)
+	}
+
+	// A backlog: c's worker holds at "hold." while c sends a full batch
+	// and more; other is answered meanwhile.
+	ask(c, 0, "hold.")
+	<-h.held
+	for i := 1; i <= udpBatch+10; i++ {
+		ask(c, uint16(i), "q.")
+	}
+	for i := range 10 {
+		ask(other, uint16(500+i), "q.")
+	}
+	if got := replies(other, 10); len(got) != 10 {
+		t.Fatalf("the other socket while one is held: %d replies", len(got))
+	}
+	h.release <- struct{}{}
+	if got := replies(c, udpBatch+11); len(got) != udpBatch+11 {
+		t.Fatalf("the held socket: %d replies", len(got))
+	}
+	full := false
+	for _, b := range taken() {
+		full = full || b.worker == held && b.n == udpBatch
+	}
+	if !full {
+		t.Fatal("the held socket's backlog was not read in a full batch")
 	}
 }
+
+type batchRead struct{ worker, n int }
 
 func TestUDPServerTruncates(t *testing.T) {
 	s := serveUDP(t, "127.0.0.1:0", 1, newTestHandler(), nil)

@@ -39,10 +39,11 @@ type fakeUpstream struct {
 func startUpstream(t testing.TB) *fakeUpstream {
 	t.Helper()
 	u := &fakeUpstream{gate: make(chan struct{}), seen: make(chan string, 100), names: map[string]int{}}
-	pc, ln, err := listen("127.0.0.1:0")
+	conns, ln, err := listen("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pc := conns[0]
 	u.addr = pc.LocalAddr().String()
 	u.servers = []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: ln, Handler: u}}
 	var started sync.WaitGroup

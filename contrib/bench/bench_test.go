@@ -120,6 +120,9 @@ func startAgent(t *testing.T, c *harness.Cluster, i int, extra ...string) *harne
 		"--hostname", c.Hostname(i),
 		"--advertise-addr", c.HostAddr(i),
 		"--dns-upstream", c.Upstream.Addr}, extra...)
+	// XO_BENCH_AGENT_ARGS adds flags to every agent, for diagnosis (for
+	// example --debug-pprof, to take CPU profiles while a scenario runs).
+	args = append(args, strings.Fields(os.Getenv("XO_BENCH_AGENT_ARGS"))...)
 	agent := c.StartProcess(t, i, "xo-agent", args...)
 	harness.Eventually(t, 30*time.Second, func() error {
 		if agent.Exited() {

@@ -119,8 +119,8 @@ func (b *dnsBench) direct(t *testing.T, res *Result) string {
 	res.Ratios = append(res.Ratios,
 		NewRatio("dnsd / bare responder (limit), queries/s", qps[xo], qps[lim], ">=", 0.9),
 		NewRatio("dnsd / dnsmasq, queries/s", qps[xo], qps[peer], ">=", 1.0),
-		NewRatio(fmt.Sprintf("dnsd p99 / bare responder p99 at %d queries/s", rate), p99[xo], p99[lim], "<=", 1.0),
-		NewRatio(fmt.Sprintf("dnsd p99 / dnsmasq p99 at %d queries/s", rate), p99[xo], p99[peer], "<=", 1.0),
+		NewRatio(fmt.Sprintf("dnsd p99 / bare responder p99 at %d queries/s (medians of the rounds' p99s)", rate), p99[xo], p99[lim], "<=", 1.0),
+		NewRatio(fmt.Sprintf("dnsd p99 / dnsmasq p99 at %d queries/s (medians of the rounds' p99s)", rate), p99[xo], p99[peer], "<=", 1.0),
 		NewRatio("bare responder (limit) / dnsmasq, queries/s", qps[lim], qps[peer], "", 0),
 		NewRatio("dnsd / bare responder on miekg/dns's dns.Server, queries/s", qps[xo], qps[bareMiekgLabel], "", 0),
 	)
@@ -129,14 +129,17 @@ func (b *dnsBench) direct(t *testing.T, res *Result) string {
 		"All of them listen on dnsd's address (%s), each on its own port, so that their packets take the same path "+
 		"through the kernel. "+
 		"The bare responder (contrib/bench/dnsbare) is a miekg/dns handler that writes one fixed A record, served over "+
-		"UDP by the same server as dnsd's (dnsd.UDPServer: GOMAXPROCS goroutines reading batches with recvmmsg and "+
-		"answering with sendmmsg), so dnsd and the limit differ only in the handler; the same responder on "+
+		"UDP by the same server as dnsd's (dnsd.UDPServer: GOMAXPROCS goroutines, each on a socket of its own bound "+
+		"to the address with SO_REUSEPORT, reading batches with recvmmsg and answering with sendmmsg), so dnsd and the limit differ only in the handler; the same responder on "+
 		"miekg/dns's own dns.Server (a goroutine per query) is shown for reference. dnsd answers the same mix from "+
 		"its index, NXDOMAIN for unknown cluster names, and "+
 		"its cache for forwarded names; dnsmasq %s answers from a hosts file with `--domain-needed --local=/%s/ "+
 		"--cache-size=10000 --dns-forward-max=256`. dnsperf prints only the mean latency, so the p50/p99 come from "+
 		"separate runs with `-v` (one line per answer) at a fixed rate, half the slowest system's median, the same "+
-		"for all: latency under equal load rather than queueing at saturation. The CPU rows are measured in "+
+		"for all: latency under equal load rather than queueing at saturation. The p99s compared are the medians of "+
+		"the rounds' own p99s (as every other figure here is a median of rounds), so that a moment of interference "+
+		"from the shared machine in one round does not decide the comparison; the p99 over all rounds' answers "+
+		"together is in the latency row. The CPU rows are measured in "+
 		"those equal-load runs (/proc/PID/stat) and count the serving process only (for dnsd the whole agent, which "+
 		"also runs raft and the engine watcher); the CPU per answer of a server depends on the rate (at lower rates "+
 		"fewer packets share one wake-up), so compare it only between systems at the same rate. %s",

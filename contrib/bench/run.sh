@@ -13,7 +13,8 @@
 # every results file present, so running one scenario keeps the others.
 #
 # Env: BENCH (default all), GO (default go), BENCH_ROUNDS (rounds per
-# scenario, default per scenario, at least 3).
+# scenario, default per scenario, at least 3), XO_BENCH_AGENT_ARGS (extra
+# flags for every agent, e.g. --debug-pprof for CPU profiles).
 set -euo pipefail
 
 log() { echo "bench: $*" >&2; }

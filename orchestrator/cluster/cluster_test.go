@@ -47,6 +47,7 @@ func startMember(t *testing.T, id, addr string, mat pki.Material, bootstrap bool
 	r, err := Open(Config{
 		Dir: t.TempDir(), NodeID: id, Store: store, Net: n, TLS: mat, Bootstrap: bootstrap, Dataplane: plane,
 		HeartbeatEvery: 100 * time.Millisecond, SuspectAfter: 400 * time.Millisecond, DownAfter: time.Second,
+		CommitTimeout: testCommitTimeout,
 	}, state.NewFSM(store))
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,7 @@ func (c *Raft) applyIndexed(ctx context.Context, data []byte) (any, uint64, erro
 		}
 		return nil, 0, fmt.Errorf("cluster: commit: %w", err)
 	}
+	c.nudge()
 	res, _ := f.Response().(state.Result)
 	return res.Value, f.Index(), res.Err
 }

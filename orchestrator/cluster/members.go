@@ -86,6 +86,7 @@ func (c *Raft) applyMember(req memberRequest) error {
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("cluster: %s %s: %w", req.Op, req.ID, err)
 	}
+	c.nudge()
 	return nil
 }
 

@@ -52,6 +52,11 @@ type Config struct {
 	HeartbeatEvery time.Duration // default 1s
 	SuspectAfter   time.Duration // default 3s
 	DownAfter      time.Duration // default 10s
+
+	// CommitTimeout is how often, at most, the leader tells followers of
+	// commits that no barrier announced (see commit.go); default
+	// DefaultCommitTimeout. Longer is cheaper when idle.
+	CommitTimeout time.Duration
 }
 
 // Raft is this node's raft member.
@@ -65,6 +70,8 @@ type Raft struct {
 	rpc     *http.Server
 	applyMs prometheus.Histogram
 	errs    prometheus.Counter
+	nudges  prometheus.Counter
+	kick    chan struct{} // a commit to announce (nudge)
 
 	caMu    sync.RWMutex // guards cfg.TLS.CAKey, set on promotion
 	hb      heartbeats
@@ -117,7 +124,7 @@ func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
 	} else {
 		addr, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
 	}
-	rc := raftConfig(cfg.NodeID)
+	rc := raftConfig(cfg.NodeID, cfg.CommitTimeout)
 	existing, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		return fail(fmt.Errorf("cluster: inspect state: %w", err))
@@ -132,13 +139,15 @@ func Open(cfg Config, fsm raft.FSM) (*Raft, error) {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: start raft: %w", err))
 	}
-	c := &Raft{cfg: cfg, raft: r, wal: logs, meta: meta, log: cfg.Logger, stop: make(chan struct{})}
+	c := &Raft{cfg: cfg, raft: r, wal: logs, meta: meta, log: cfg.Logger, stop: make(chan struct{}),
+		kick: make(chan struct{}, 1)}
 	c.registerMetrics(cfg.Registry)
 	if cfg.Net != nil {
 		c.client = cfg.Net.HTTPClient()
 		c.serveRPC()
 		c.wg.Go(c.heartbeatLoop)
 		c.wg.Go(c.statusLoop)
+		c.wg.Go(c.nudgeLoop)
 	}
 	return c, nil
 }
@@ -152,6 +161,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.DownAfter == 0 {
 		cfg.DownAfter = 10 * time.Second
+	}
+	if cfg.CommitTimeout == 0 {
+		cfg.CommitTimeout = DefaultCommitTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -171,19 +183,19 @@ func Readdress(dir, nodeID, addr string) error {
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
 	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(nodeID), Address: raft.ServerAddress(addr)}}}
 	scratch := state.NewFSM(state.NewStore())
-	if err := raft.RecoverCluster(raftConfig(nodeID), scratch, logs, logs, snaps, trans, conf); err != nil {
+	if err := raft.RecoverCluster(raftConfig(nodeID, DefaultCommitTimeout), scratch, logs, logs, snaps, trans, conf); err != nil {
 		return fmt.Errorf("cluster: re-address raft state to %s: %w", addr, err)
 	}
 	return nil
 }
 
-func raftConfig(id string) *raft.Config {
+func raftConfig(id string, commitTimeout time.Duration) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(id)
 	rc.HeartbeatTimeout = 500 * time.Millisecond
 	rc.ElectionTimeout = 500 * time.Millisecond
 	rc.LeaderLeaseTimeout = 250 * time.Millisecond
-	rc.CommitTimeout = 5 * time.Millisecond
+	rc.CommitTimeout = commitTimeout
 	rc.SnapshotThreshold = 4096
 	rc.Logger = hclogFor("raft")
 	return rc
@@ -203,6 +215,10 @@ func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 		Name: "xo_raft_apply_errors_total",
 		Help: "Proposals that failed to commit (not rejections by the FSM).",
 	})
+	c.nudges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "xo_raft_commit_barriers_total",
+		Help: "Barriers the leader appended to tell followers of commits at once (see CommitTimeout).",
+	})
 	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "xo_raft_is_leader",
 		Help: "1 when this node is the raft leader.",
@@ -213,7 +229,7 @@ func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 		return 0
 	})
 	if reg != nil {
-		for _, col := range []prometheus.Collector{c.applyMs, c.errs, leader} {
+		for _, col := range []prometheus.Collector{c.applyMs, c.errs, c.nudges, leader} {
 			if err := reg.Register(col); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {
