@@ -14,6 +14,11 @@ const DefaultCommitTimeout = 50 * time.Millisecond
 // nudgeTimeout bounds how long a nudge waits to enter the leader's queue.
 const nudgeTimeout = 2 * time.Second
 
+// nudgeQuiet is how long the leader waits after a commit for another
+// entry before it appends a barrier: an entry appended meanwhile carries
+// the commit index to the followers just as well.
+const nudgeQuiet = time.Millisecond
+
 // A follower learns that an entry is committed from the leader's next
 // AppendEntries. hashicorp/raft sends one at once when there are new
 // entries, but to announce a commit alone it waits CommitTimeout, and it
@@ -25,8 +30,11 @@ const nudgeTimeout = 2 * time.Second
 // So CommitTimeout stays long and the leader, after commits, appends a
 // barrier instead: the AppendEntries that carries it also carries the
 // new commit index, so followers apply the commits within one round trip.
-// Commits that come while a barrier is on its way are announced by the
-// next one: at most one barrier is in flight.
+// The barrier is needed only when the log goes quiet: under a stream of
+// writes every new entry carries the commit index of the ones before, so
+// the leader appends one only when no entry followed the commit within
+// nudgeQuiet. Commits that come while a barrier is on its way are
+// announced by the next one: at most one barrier is in flight.
 
 // nudge asks for a barrier after a commit; it never blocks.
 func (c *Raft) nudge() {
@@ -39,13 +47,26 @@ func (c *Raft) nudge() {
 // nudgeLoop appends the barriers nudge asks for, one at a time, while
 // this node leads; until Close.
 func (c *Raft) nudgeLoop() {
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	defer quiet.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
 		}
-		if !c.IsLeader() {
+		last := c.raft.LastIndex()
+		quiet.Reset(nudgeQuiet)
+		select {
+		case <-c.stop:
+			return
+		case <-quiet.C:
+		}
+		if !c.IsLeader() || c.raft.LastIndex() != last {
+			// Not leading, or a newer entry went out with the commit
+			// index; its own commit asks for a barrier in turn.
+			c.skipped.Inc()
 			continue
 		}
 		err := c.raft.Barrier(nudgeTimeout).Error()

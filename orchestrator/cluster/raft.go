@@ -71,6 +71,7 @@ type Raft struct {
 	applyMs prometheus.Histogram
 	errs    prometheus.Counter
 	nudges  prometheus.Counter
+	skipped prometheus.Counter
 	kick    chan struct{} // a commit to announce (nudge)
 
 	caMu    sync.RWMutex // guards cfg.TLS.CAKey, set on promotion
@@ -219,6 +220,10 @@ func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 		Name: "xo_raft_commit_barriers_total",
 		Help: "Barriers the leader appended to tell followers of commits at once (see CommitTimeout).",
 	})
+	c.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "xo_raft_commit_barriers_skipped_total",
+		Help: "Commit barriers not appended because a newer entry already carried the commit index.",
+	})
 	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "xo_raft_is_leader",
 		Help: "1 when this node is the raft leader.",
@@ -229,7 +234,7 @@ func (c *Raft) registerMetrics(reg prometheus.Registerer) {
 		return 0
 	})
 	if reg != nil {
-		for _, col := range []prometheus.Collector{c.applyMs, c.errs, c.nudges, leader} {
+		for _, col := range []prometheus.Collector{c.applyMs, c.errs, c.nudges, c.skipped, leader} {
 			if err := reg.Register(col); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {
