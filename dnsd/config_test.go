@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 		MaxConcurrent: DefaultMaxConcurrent, NegativeTTL: DefaultNegativeTTL}
 	if !slices.Equal(c.Upstreams, want.Upstreams) || c.Addr != want.Addr || c.Domain != want.Domain ||
 		c.ForwardTimeout != want.ForwardTimeout || c.MaxConcurrent != want.MaxConcurrent ||
-		c.NegativeTTL != want.NegativeTTL || c.TTL != 0 || c.CacheSize != 0 || c.ClientQPS != 0 {
+		c.NegativeTTL != want.NegativeTTL || c.TTL != 0 || c.CacheSize != 0 || c.ClientQPS != 0 ||
+		c.UDPWorkers != DefaultUDPWorkers() {
 		t.Fatalf("Defaults: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -58,6 +59,8 @@ func TestValidate(t *testing.T) {
 		{"cache negative", func(c *Config) { c.CacheSize = -1 }, "--dns-cache-size"},
 		{"cache huge", func(c *Config) { c.CacheSize = 1 << 30 }, "--dns-cache-size"},
 		{"qps negative", func(c *Config) { c.ClientQPS = -5 }, "--dns-client-qps"},
+		{"udp workers negative", func(c *Config) { c.UDPWorkers = -1 }, "--dns-udp-workers"},
+		{"udp workers too many", func(c *Config) { c.UDPWorkers = 100000 }, "--dns-udp-workers"},
 		{"forward timeout negative", func(c *Config) { c.ForwardTimeout = -time.Second }, "--dns-forward-timeout"},
 		{"negative ttl negative", func(c *Config) { c.NegativeTTL = -time.Second }, "--dns-negative-ttl"},
 		{"invalid host addr", func(c *Config) { c.HostAddrs = []netip.Addr{{}} }, "host addresses"},

@@ -100,11 +100,12 @@
 // UDP is served by UDPServer (udp.go), not by miekg/dns's server, which spends a goroutine, a read deadline
 // and two system calls on every query: batches of up to 32 queries are
 // read with one recvmmsg and answered with one sendmmsg, inline, by
-// GOMAXPROCS workers, each on a socket of its own bound to the same
-// address (SO_REUSEPORT): the kernel spreads the clients over the
-// sockets and the workers never wait for each other's socket lock, which
-// gave about a fifth more queries per second than workers sharing one
-// socket (dnsbare and dnsperf on loopback, 2 CPUs). On Linux the
+// workers (one per CPU but one, Config.UDPWorkers), each on a socket of
+// its own bound to the same address (SO_REUSEPORT): the kernel spreads
+// the clients over the sockets and the workers never wait for each
+// other's socket lock, which gave about a fifth more queries per second
+// than workers sharing one socket (dnsbare and dnsperf on loopback, 2
+// CPUs). On Linux the
 // calls are raw system calls on the non-blocking socket, which keeps the
 // runtime's monitor thread asleep. A query the forward stage sends
 // upstream is detached from its batch and answered from a goroutine of

@@ -139,7 +139,7 @@ func (s *Server) Addr() string {
 
 // Start binds UDP and TCP on Config.Addr and returns once both serve, or
 // the error that kept one from binding. UDP is served by a UDPServer
-// (GOMAXPROCS workers, a socket each), TCP by miekg/dns's dns.Server. The
+// (Config.UDPWorkers workers, a socket each), TCP by miekg/dns's dns.Server. The
 // serving goroutines belong to the Server and end in Shutdown.
 func (s *Server) Start() error {
 	s.mu.Lock()
@@ -150,7 +150,7 @@ func (s *Server) Start() error {
 	case stateStopped:
 		return errors.New("dnsd: shut down")
 	}
-	conns, ln, err := listen(s.cfg.Addr, 0)
+	conns, ln, err := listen(s.cfg.Addr, s.cfg.UDPWorkers)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ local API for the xo CLI and Prometheus metrics.`,
 	f.DurationVar(&cfg.DNS.ForwardTimeout, "dns-forward-timeout", dnsd.DefaultForwardTimeout, "deadline of a forwarded DNS query over all upstreams (SERVFAIL after it)")
 	f.DurationVar(&cfg.DNS.NegativeTTL, "dns-negative-ttl", dnsd.DefaultNegativeTTL, "longest time a forwarded NXDOMAIN or NODATA answer is cached")
 	f.IntVar(&cfg.DNS.CacheSize, "dns-cache-size", dnsd.DefaultCacheSize, "entries in the cache of forwarded answers (0 disables)")
+	f.IntVar(&cfg.DNS.UDPWorkers, "dns-udp-workers", 0, "goroutines serving DNS over UDP, each on a socket of its own (0: one per CPU but one, at least one)")
 	f.IntVar(&cfg.DNS.ClientQPS, "dns-client-qps", 0, "DNS queries per second answered per client address, more get REFUSED (0: no limit)")
 	f.BoolVar(&cfg.DNSIntercept, "dns-intercept", true, "send queries of containers only on xoverlay networks from 127.0.0.11 straight to the discovery DNS server "+
 		"(nftables in the container's namespace; label xo.dns-intercept=false opts a container out)")

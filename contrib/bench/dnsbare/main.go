@@ -48,7 +48,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("dnsbare", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:5300", "UDP and TCP address to serve")
 	udp := fs.String("udp", "dnsd", "UDP server: dnsd (dnsd.UDPServer, as dnsd) or miekg (miekg/dns's dns.Server)")
-	workers := fs.Int("workers", 0, "-udp dnsd: serving goroutines, a socket each (0: GOMAXPROCS, dnsd's default)")
+	workers := fs.Int("workers", 0, "-udp dnsd: serving goroutines, a socket each (0: dnsd's default, dnsd.DefaultUDPWorkers)")
 	sockets := fs.Int("udp-sockets", 1, "-udp miekg: UDP sockets (SO_REUSEPORT when more than 1)")
 	answer := fs.String("answer", "192.0.2.1", "the IPv4 address of every answer")
 	ttl := fs.Uint("ttl", 1, "TTL of the answer, seconds")
@@ -70,7 +70,11 @@ func run(args []string) error {
 	var servers []server
 	switch *udp {
 	case "dnsd":
-		u, err := dnsd.ListenUDP(*listen, *workers, h)
+		n := *workers
+		if n == 0 {
+			n = dnsd.DefaultUDPWorkers()
+		}
+		u, err := dnsd.ListenUDP(*listen, n, h)
 		if err != nil {
 			return err
 		}
