@@ -39,7 +39,8 @@ type dnsBench struct {
 
 // benchDNS is issue 4's discovery DNS (dnsd, in every agent) on three
 // simulated hosts: dnsd queried directly versus a bare miekg/dns
-// responder (the limit) and dnsmasq (the peer); a cross-host name asked
+// responder (the issue's limit; the same fixed answer on dnsd's own UDP
+// server is a stricter one) and dnsmasq (the peer); a cross-host name asked
 // from inside a container through Docker's embedded resolver (which
 // forwards it to dnsd) versus a local name the embedded resolver answers
 // itself; and how fast a restarted container's record changes on every
