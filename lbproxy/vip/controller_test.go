@@ -11,15 +11,22 @@ import (
 // The whole life of a client container: its namespace gets the VIPs of
 // its networks when it starts, follows the backends as they change,
 // loses the rules when it leaves the network, and is closed when it dies.
-func TestControllerFollowsContainersAndState(t *testing.T) {
+// webWithClient is a cluster with service web (VIP returned) running on
+// n1 and n2, and the endpoint "cl" of a client on n1, whose container
+// the engine has not started yet (the driver's CreateEndpoint comes
+// first).
+func webWithClient(t *testing.T) (*cluster, string) {
+	t.Helper()
 	c := newCluster(t)
 	web := c.service(t, "s1", "web", "appnet")
-	vip := web.VIPs["net"]
 	c.endpoint(t, "w1", "net", "n1", "10.1.0.11", state.EndpointStatus{Running: true, Service: "web"})
 	c.endpoint(t, "w2", "net", "n2", "10.1.0.12", state.EndpointStatus{Running: true, Service: "web"})
-	// The client's endpoint exists before its container starts (the
-	// driver's CreateEndpoint); the engine tells when it runs.
 	c.apply(t, state.CreateEndpoint{Endpoint: state.Endpoint{ID: "cl", NetworkID: "net", Node: "n1", IP: "10.1.0.20"}})
+	return c, web.VIPs["net"]
+}
+
+func TestControllerFollowsContainersAndState(t *testing.T) {
+	c, vip := webWithClient(t)
 	e := newEngine()
 	ops, _ := started(t, c, e, time.Hour)
 

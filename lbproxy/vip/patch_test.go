@@ -54,12 +54,7 @@ func (p *patchPlane) state() l4.Desired {
 // A plane that takes changes gets each burst's changes only, and ends
 // with what a whole apply would give it.
 func TestControllerPatchesPlanes(t *testing.T) {
-	c := newCluster(t)
-	web := c.service(t, "s1", "web", "appnet")
-	vip := web.VIPs["net"]
-	c.endpoint(t, "w1", "net", "n1", "10.1.0.11", state.EndpointStatus{Running: true, Service: "web"})
-	c.endpoint(t, "w2", "net", "n2", "10.1.0.12", state.EndpointStatus{Running: true, Service: "web"})
-	c.apply(t, state.CreateEndpoint{Endpoint: state.Endpoint{ID: "cl", NetworkID: "net", Node: "n1", IP: "10.1.0.20"}})
+	c, vip := webWithClient(t)
 	e := newEngine()
 	ops := make(chan op, 64)
 	open := func(path string) (l4.DataPlane, error) {
